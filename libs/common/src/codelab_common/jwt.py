@@ -1,0 +1,173 @@
+"""RS256 access-token verification against the auth service's JWKS.
+
+Resource servers (gateway, llm-proxy) verify tokens locally: the JWKS is fetched
+once, cached, and refetched when a token names a ``kid`` we do not know — at most
+once per ``min_refetch_interval`` so a flood of made-up kids cannot hammer auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from pydantic import BaseModel, Field, ValidationError
+
+from codelab_common.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+ALLOWED_ALGORITHMS = ["RS256"]
+# Headers that would let a token choose its own verification key.
+_FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+
+
+class InvalidToken(Unauthorized):
+    """The bearer token is missing, malformed, expired or not signed by our issuer."""
+
+    code = "invalid_token"
+    title = "Invalid access token"
+
+
+class InsufficientScope(Forbidden):
+    """The token is valid but lacks a scope this operation needs."""
+
+    code = "insufficient_scope"
+    title = "Insufficient scope"
+
+
+class AccessTokenClaims(BaseModel):
+    """The claims of a CodeLab access token (RFC 9068 profile)."""
+
+    iss: str
+    sub: str
+    aud: str | list[str]
+    exp: int
+    iat: int
+    jti: str
+    scope: str = ""
+    roles: list[str] = Field(default_factory=list)
+    client_id: str | None = None
+    preferred_username: str | None = None
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The granted scopes as a set."""
+        return frozenset(self.scope.split())
+
+    def require_scope(self, scope: str) -> None:
+        """Raise :class:`InsufficientScope` unless ``scope`` was granted."""
+        if scope not in self.scopes:
+            raise InsufficientScope(f"this operation needs scope '{scope}'", required_scope=scope)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    try:
+        head = token.split(".", 1)[0]
+        padded = head + "=" * (-len(head) % 4)
+        header = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidToken("token is not a well-formed JWT") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("token header is not a JSON object")
+    return header
+
+
+class JwtVerifier:
+    """Verifies RS256 JWTs for one audience; shares one pooled HTTP client."""
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        http: httpx.AsyncClient,
+        cache_ttl: float = 300.0,
+        min_refetch_interval: float = 5.0,
+        leeway: int = 30,
+    ) -> None:
+        self._jwks_url = jwks_url
+        self._issuer = issuer
+        self._audience = audience
+        self._http = http
+        self._cache_ttl = cache_ttl
+        self._min_refetch_interval = min_refetch_interval
+        self._leeway = leeway
+        self._keys: KeySet | None = None
+        self._kids: set[str] = set()
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        try:
+            response = await self._http.get(self._jwks_url)
+            response.raise_for_status()
+            document = response.json()
+            keys = KeySet.import_key_set(document)
+        except (httpx.HTTPError, ValueError, JoseError) as exc:
+            raise ServiceUnavailable("cannot fetch the issuer's signing keys") from exc
+        self._keys = keys
+        self._kids = {str(k.get("kid")) for k in document.get("keys", []) if k.get("kid")}
+        self._fetched_at = time.monotonic()
+
+    async def _key_set_for(self, kid: str) -> KeySet:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = self._keys is None or age > self._cache_ttl
+            unknown = kid not in self._kids and age > self._min_refetch_interval
+            if stale or unknown:
+                await self._fetch()
+        if self._keys is None or kid not in self._kids:
+            raise InvalidToken("token was signed with an unknown key")
+        return self._keys
+
+    async def warm(self) -> None:
+        """Fetch the key set now (readiness), instead of on the first request."""
+        async with self._lock:
+            await self._fetch()
+
+    async def verify(self, token: str) -> AccessTokenClaims:
+        """Verify signature, algorithm, issuer, audience and lifetime; return the claims."""
+        header = _unverified_header(token)
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken("token algorithm is not allowed")
+        if any(name in header for name in _FORBIDDEN_HEADERS):
+            raise InvalidToken("token carries a key reference header")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("token has no key id")
+        keys = await self._key_set_for(kid)
+        try:
+            decoded = jwt.decode(token, keys, algorithms=ALLOWED_ALGORITHMS)
+            registry = jwt.JWTClaimsRegistry(
+                leeway=self._leeway,
+                iss={"essential": True, "value": self._issuer},
+                aud={"essential": True, "value": self._audience},
+                exp={"essential": True},
+                sub={"essential": True},
+                jti={"essential": True},
+            )
+            registry.validate(decoded.claims)
+        except JoseError as exc:
+            raise InvalidToken(f"token rejected: {exc.error}") from exc
+        except ValueError as exc:
+            raise InvalidToken("token is malformed") from exc
+        try:
+            return AccessTokenClaims.model_validate(decoded.claims)
+        except ValidationError as exc:
+            raise InvalidToken("token claims are incomplete") from exc
+
+
+def bearer_from_header(value: str | None) -> str | None:
+    """The token from an ``Authorization: Bearer ...`` header value, if there is one."""
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,1 @@
+"""codelab_auth."""

@@ -1,0 +1,1 @@
+"""codelab_llm_proxy."""
