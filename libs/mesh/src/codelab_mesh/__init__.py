@@ -1,0 +1,1 @@
+"""Local mesh launcher: renders nginx config, starts the services, waits until ready."""
