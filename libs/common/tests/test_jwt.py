@@ -1,0 +1,170 @@
+"""JwtVerifier against a JWKS served over a real loopback-free ASGI app."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from codelab_testing.tokens import TestIssuer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from codelab_common.jwt import InsufficientScope, InvalidToken, JwtVerifier, bearer_from_header
+
+
+class JwksServer:
+    """A JWKS endpoint that counts fetches and can switch issuers (key rotation)."""
+
+    def __init__(self, issuer: TestIssuer) -> None:
+        self.issuers = [issuer]
+        self.fetches = 0
+
+    async def jwks(self, request: Request) -> JSONResponse:
+        self.fetches += 1
+        return JSONResponse({"keys": [k for i in self.issuers for k in i.jwks()["keys"]]})
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/jwks", self.jwks)])
+
+
+@pytest.fixture
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture
+def server(issuer: TestIssuer) -> JwksServer:
+    return JwksServer(issuer)
+
+
+@pytest.fixture
+async def verifier(server: JwksServer, issuer: TestIssuer) -> AsyncIterator[JwtVerifier]:
+    transport = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+        yield JwtVerifier(
+            jwks_url="http://auth/jwks",
+            issuer=issuer.issuer,
+            audience="codelab-gateway",
+            http=http,
+            min_refetch_interval=0.0,
+        )
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_valid_token_yields_claims(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    claims = await verifier.verify(issuer.token(sub="alice", scope="sessions:read"))
+    assert claims.sub == "alice"
+    assert claims.scopes == {"sessions:read"}
+    with pytest.raises(InsufficientScope):
+        claims.require_scope("sessions:write")
+
+
+@pytest.mark.parametrize(
+    ("claim_args", "reason"),
+    [
+        ({"audience": "codelab-llm-proxy"}, "wrong audience"),
+        ({"ttl": -120}, "expired"),
+        ({"iss": "http://evil.example/auth"}, "wrong issuer"),
+    ],
+)
+async def test_claims_are_enforced(
+    verifier: JwtVerifier, issuer: TestIssuer, claim_args: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier.verify(issuer.token(**claim_args))
+
+
+async def test_token_from_another_key_is_rejected(verifier: JwtVerifier) -> None:
+    stranger = TestIssuer()
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.verify(stranger.token())
+
+
+async def test_forged_kid_with_other_key_is_rejected(
+    verifier: JwtVerifier, issuer: TestIssuer
+) -> None:
+    stranger = TestIssuer()
+    forged = stranger.token(header={"kid": issuer.kid})
+    with pytest.raises(InvalidToken):
+        await verifier.verify(forged)
+
+
+async def test_alg_none_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    header = {"alg": "none", "kid": issuer.kid, "typ": "at+jwt"}
+    token = f"{_b64(header)}.{_b64(issuer.claims())}."
+    with pytest.raises(InvalidToken, match="algorithm"):
+        await verifier.verify(token)
+
+
+async def test_hs256_with_public_key_is_rejected(
+    verifier: JwtVerifier, issuer: TestIssuer
+) -> None:
+    # Hand-made: joserfc itself refuses to use a public key as an HMAC secret.
+    public_pem = issuer.key.as_pem(private=False)
+    signing_input = f"{_b64({'alg': 'HS256', 'kid': issuer.kid})}.{_b64(issuer.claims())}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with pytest.raises(InvalidToken, match="algorithm"):
+        await verifier.verify(token)
+
+
+async def test_key_reference_headers_are_rejected(
+    verifier: JwtVerifier, issuer: TestIssuer
+) -> None:
+    token = issuer.token(header={"jku": "http://evil.example/jwks"})
+    with pytest.raises(InvalidToken, match="key reference"):
+        await verifier.verify(token)
+
+
+async def test_garbage_is_rejected(verifier: JwtVerifier) -> None:
+    for token in ("", "abc", "a.b.c", "!!!.???.###"):
+        with pytest.raises(InvalidToken):
+            await verifier.verify(token)
+
+
+async def test_rotation_is_followed_by_refetch_on_unknown_kid(
+    verifier: JwtVerifier, server: JwksServer
+) -> None:
+    old = server.issuers[0]
+    await verifier.verify(old.token())
+    rotated = TestIssuer(issuer=old.issuer)
+    server.issuers.append(rotated)
+    claims = await verifier.verify(rotated.token(sub="after-rotation"))
+    assert claims.sub == "after-rotation"
+    assert server.fetches == 2
+
+
+async def test_unknown_kid_refetch_is_rate_limited(issuer: TestIssuer) -> None:
+    server = JwksServer(issuer)
+    transport = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+        verifier = JwtVerifier(
+            jwks_url="http://auth/jwks",
+            issuer=issuer.issuer,
+            audience="codelab-gateway",
+            http=http,
+            min_refetch_interval=60.0,
+        )
+        await verifier.verify(issuer.token())
+        for _ in range(20):
+            with pytest.raises(InvalidToken):
+                await verifier.verify(TestIssuer().token())
+    assert server.fetches == 1
+
+
+def test_bearer_from_header() -> None:
+    assert bearer_from_header("Bearer abc") == "abc"
+    assert bearer_from_header("bearer  abc ") == "abc"
+    assert bearer_from_header("Basic abc") is None
+    assert bearer_from_header("Bearer ") is None
+    assert bearer_from_header(None) is None
