@@ -6,6 +6,7 @@ import logging
 import typing
 
 import pytest
+
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
 

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from codelab_testing.tokens import TestIssuer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from codelab_common.jwt import InsufficientScope, InvalidToken, JwtVerifier, bearer_from_header
+from codelab_testing.tokens import TestIssuer
 
 
 class JwksServer:
@@ -106,9 +106,7 @@ async def test_alg_none_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -
         await verifier.verify(token)
 
 
-async def test_hs256_with_public_key_is_rejected(
-    verifier: JwtVerifier, issuer: TestIssuer
-) -> None:
+async def test_hs256_with_public_key_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
     # Hand-made: joserfc itself refuses to use a public key as an HMAC secret.
     public_pem = issuer.key.as_pem(private=False)
     signing_input = f"{_b64({'alg': 'HS256', 'kid': issuer.kid})}.{_b64(issuer.claims())}"
