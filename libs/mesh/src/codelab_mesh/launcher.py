@@ -110,7 +110,7 @@ class Mesh:
             cwd=self.config.root,
         )
 
-    def _auth_cli(self, *args: str, stdin: str | None = None) -> None:
+    def auth_cli(self, *args: str, stdin: str | None = None) -> None:
         cli = str(Path(sys.executable).parent / "codelab-auth")
         result = subprocess.run(
             [cli, *args],
@@ -134,8 +134,8 @@ class Mesh:
         c.data_dir.mkdir(parents=True, exist_ok=True)
         c.run_dir.mkdir(parents=True, exist_ok=True)
         self.runtime_client_secret = c.persistent_secret("runtime-client-secret")
-        self._auth_cli("migrate")
-        self._auth_cli(
+        self.auth_cli("migrate")
+        self.auth_cli(
             "create-client", RUNTIME_CLIENT_ID, "--secret-stdin",
             "--scope", "llm:invoke", "--audience", "codelab-llm-proxy",
             "--grant", "client_credentials",
