@@ -1,0 +1,131 @@
+"""``codelab``: log in, chat with the agents in a workspace, or bridge an ACP editor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from codelab_client.auth import OAuthClient, PasswordFlow, login
+from codelab_client.bridge import run_bridge
+from codelab_client.chat import Chat, ChatOptions, run_chat
+from codelab_client.client import CodelabClient
+from codelab_client.credentials import CredentialStore
+from codelab_client.errors import ClientError, ExitCode
+from codelab_client.login import Terminal, TokenSource, ask_password, ask_username
+from codelab_client.permissions import PermissionAsker
+from codelab_client.render import Renderer
+from codelab_client.settings import ClientSettings
+from codelab_client.workspace import Workspace
+from codelab_common.http import create_http_client
+from codelab_common.logging import configure_logging
+
+
+def build_parser(settings: ClientSettings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codelab", description="CodeLab terminal client")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+    server_help = f"CodeLab server URL (env CODELAB_SERVER, default {settings.server})"
+
+    log_in = commands.add_parser("login", help="log in and store tokens")
+    log_in.add_argument("--server", default=settings.server, help=server_help)
+    log_in.add_argument("--username", default=settings.username, help="env CODELAB_USERNAME")
+    log_in.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+
+    log_out = commands.add_parser("logout", help="forget the stored tokens for a server")
+    log_out.add_argument("--server", default=settings.server, help=server_help)
+
+    chat = commands.add_parser("chat", help="send one prompt and stream the answer")
+    chat.add_argument("prompt", help='the prompt ("-" reads it from stdin)')
+    chat.add_argument("--workspace", default=".", help="directory the agent may use (default .)")
+    chat.add_argument("--yes", action="store_true", help="allow every permission request")
+    chat.add_argument("--mode", help="agent to start with (orchestrator, coder, architect, ...)")
+    chat.add_argument("--session", help="continue this session id")
+    chat.add_argument("--server", default=settings.server, help=server_help)
+
+    acp = commands.add_parser("acp", help="ACP agent on stdio for editors (Zed, JetBrains...)")
+    acp.add_argument("--server", default=settings.server, help=server_help)
+    return parser
+
+
+def _terminal() -> Terminal:
+    return Terminal(stdin=sys.stdin, err=sys.stderr, interactive=sys.stdin.isatty())
+
+
+async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
+    store = CredentialStore(settings.config_dir)
+    term = _terminal()
+    if args.password_stdin:
+        password = SecretStr(sys.stdin.readline().rstrip("\r\n"))
+        term.interactive = False
+    else:
+        password = settings.password or ask_password(term)
+    username = args.username or await ask_username(term)
+    async with create_http_client() as http:
+        oauth = OAuthClient(args.server, http)
+        await login(store, oauth, PasswordFlow(username, password), username)
+    sys.stderr.write(f"logged in to {oauth.server} as {username}\n")
+    return ExitCode.OK
+
+
+async def cmd_chat(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    workspace = Workspace(Path(args.workspace))
+    interactive = args.prompt != "-" and sys.stdin.isatty()
+    renderer = Renderer(sys.stdout, sys.stderr, color=sys.stderr.isatty() and not settings.no_color)
+    asker = PermissionAsker(renderer, sys.stdin, interactive=interactive, assume_yes=args.yes)
+    term = Terminal(stdin=sys.stdin, err=sys.stderr, interactive=interactive)
+    async with create_http_client() as http:
+        tokens = TokenSource(
+            CredentialStore(settings.config_dir),
+            http,
+            args.server,
+            term,
+            settings.username,
+            settings.password,
+        )
+        options = ChatOptions(args.server, prompt, args.mode, args.session)
+        return await run_chat(Chat(options, CodelabClient(workspace, renderer, asker), tokens))
+
+
+async def cmd_acp(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
+    # stdin is the protocol: never prompt, only refresh what is stored.
+    term = Terminal(stdin=sys.stdin, err=sys.stderr, interactive=False)
+    async with create_http_client() as http:
+        tokens = TokenSource(CredentialStore(settings.config_dir), http, args.server, term)
+        token = await tokens()
+    return await run_bridge(args.server, token, sys.stderr)
+
+
+async def cmd_logout(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
+    store = CredentialStore(settings.config_dir)
+    with store.locked():
+        store.delete(args.server)
+    sys.stderr.write(f"logged out of {args.server}\n")
+    return ExitCode.OK
+
+
+COMMANDS = {"login": cmd_login, "logout": cmd_logout, "chat": cmd_chat, "acp": cmd_acp}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = ClientSettings()
+    args = build_parser(settings).parse_args(argv)
+    configure_logging("codelab-cli", "DEBUG" if args.verbose else "WARNING", json_lines=False)
+    try:
+        return int(asyncio.run(COMMANDS[args.command](args, settings)))
+    except ClientError as exc:
+        sys.stderr.write(f"codelab: {exc.detail}\n")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.CANCELLED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""``session/request_permission``: ask the developer, or decide by policy when we cannot."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TextIO
+
+from acp.schema import (
+    AllowedOutcome,
+    DeniedOutcome,
+    PermissionOption,
+    RequestPermissionResponse,
+    ToolCallUpdate,
+)
+
+from codelab_client.render import Renderer
+
+_ALLOW = ("allow_once", "allow_always")
+_REJECT = ("reject_once", "reject_always")
+
+
+def pick(options: list[PermissionOption], kinds: tuple[str, ...]) -> PermissionOption | None:
+    """The first option of the first kind in ``kinds`` that the agent offered."""
+    for kind in kinds:
+        for option in options:
+            if option.kind == kind:
+                return option
+    return None
+
+
+def selected(option: PermissionOption | None) -> RequestPermissionResponse:
+    if option is None:
+        return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+    return RequestPermissionResponse(
+        outcome=AllowedOutcome(outcome="selected", option_id=option.option_id)
+    )
+
+
+async def read_line(stream: TextIO) -> str:
+    """``stream.readline()`` without blocking the loop.
+
+    A daemon thread rather than ``asyncio.to_thread``: a read abandoned on Ctrl-C must
+    not keep the process alive at exit waiting for the executor.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def run() -> None:
+        try:
+            line = stream.readline()
+        except (OSError, ValueError):
+            line = ""
+        loop.call_soon_threadsafe(_resolve, future, line)
+
+    threading.Thread(target=run, name="codelab-stdin", daemon=True).start()
+    return await future
+
+
+def _resolve(future: asyncio.Future[str], line: str) -> None:
+    if not future.done():
+        future.set_result(line)
+
+
+class PermissionAsker:
+    """Answers permission requests: ``--yes`` allows once, no TTY rejects, else y/n/a."""
+
+    def __init__(
+        self, renderer: Renderer, stdin: TextIO, *, interactive: bool, assume_yes: bool
+    ) -> None:
+        self.renderer = renderer
+        self.stdin = stdin
+        self.interactive = interactive
+        self.assume_yes = assume_yes
+        self.cancelled = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def ask(
+        self, tool_call: ToolCallUpdate, options: list[PermissionOption]
+    ) -> RequestPermissionResponse:
+        if self.cancelled.is_set():
+            return selected(None)
+        async with self._lock:  # one question on the terminal at a time
+            self.renderer.permission_request(tool_call)
+            if self.assume_yes:
+                self.renderer.info("  allowed (--yes)")
+                return selected(pick(options, _ALLOW))
+            if not self.interactive:
+                self.renderer.info("  rejected: no terminal to ask on (pass --yes to allow)")
+                return selected(pick(options, _REJECT))
+            return await self._ask_terminal(options)
+
+    async def _ask_terminal(self, options: list[PermissionOption]) -> RequestPermissionResponse:
+        always = pick(options, ("allow_always",))
+        choices = "[y]es / [n]o" + (" / [a]lways" if always else "")
+        self.renderer.info(f"  allow? {choices}: ")
+        reader = asyncio.ensure_future(read_line(self.stdin))
+        cancel = asyncio.ensure_future(self.cancelled.wait())
+        done, _ = await asyncio.wait({reader, cancel}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (reader, cancel):
+            task.cancel()
+        if reader not in done:
+            return selected(None)  # the turn was cancelled while we were asking
+        answer = reader.result().strip().lower()
+        if answer in ("y", "yes"):
+            return selected(pick(options, _ALLOW))
+        if answer in ("a", "always") and always is not None:
+            return selected(always)
+        self.renderer.info("  rejected")
+        return selected(pick(options, _REJECT))

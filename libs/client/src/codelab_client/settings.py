@@ -1,0 +1,35 @@
+"""Where the CLI reads its environment: server URL, login defaults, config directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SERVER = "http://localhost:8080"
+
+
+class ClientSettings(BaseSettings):
+    """The CLI's environment; the only place the process environment is read."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    server: str = Field(default=DEFAULT_SERVER, validation_alias="CODELAB_SERVER")
+    username: str | None = Field(default=None, validation_alias="CODELAB_USERNAME")
+    password: SecretStr | None = Field(default=None, validation_alias="CODELAB_PASSWORD")
+    config_dir_override: Path | None = Field(default=None, validation_alias="CODELAB_CONFIG_DIR")
+    xdg_config_home: Path | None = Field(default=None, validation_alias="XDG_CONFIG_HOME")
+    home: Path | None = Field(default=None, validation_alias="HOME")
+    no_color: bool = Field(
+        default=False, validation_alias=AliasChoices("NO_COLOR", "CODELAB_NO_COLOR")
+    )
+
+    @property
+    def config_dir(self) -> Path:
+        """``$CODELAB_CONFIG_DIR``, or ``$XDG_CONFIG_HOME/codelab``, or ``~/.config/codelab``."""
+        if self.config_dir_override is not None:
+            return self.config_dir_override
+        if self.xdg_config_home is not None:
+            return self.xdg_config_home / "codelab"
+        return (self.home or Path.home()) / ".config" / "codelab"
