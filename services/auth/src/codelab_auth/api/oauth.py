@@ -1,0 +1,64 @@
+"""``POST /oauth/token`` and ``POST /oauth/revoke``: authlib behind a Starlette adapter.
+
+Both answer in RFC 6749 / RFC 7009 JSON (never problem+json), with
+``Cache-Control: no-store``, because OAuth clients parse exactly that shape.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from codelab_auth.context import AuthContext, ContextDep
+from codelab_auth.oauth.server import CodelabAuthorizationServer
+from codelab_auth.oauth.transport import (
+    OAuthResult,
+    error_result,
+    read_oauth2_request,
+    to_response,
+)
+from codelab_auth.tokens import AccessTokenSigner
+
+router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+
+async def _run(context: AuthContext, request: Request, endpoint: str) -> Response:
+    """Read the form, then run authlib in ``run_sync`` on one session and commit.
+
+    The commit also happens for error answers: reuse detection revokes a token family
+    *and* answers invalid_grant, and that revocation must stick.
+    """
+    try:
+        oauth_request = await read_oauth2_request(request, context.settings.issuer)
+        if endpoint == "token" and not oauth_request.payload.grant_type:
+            raise InvalidRequestError("Missing 'grant_type' in request.")
+    except OAuth2Error as error:
+        return to_response(error_result(error))
+    key = await context.keyring.signing_key()
+    signer = AccessTokenSigner(
+        issuer=context.settings.issuer, ttl=context.settings.access_token_ttl, key=key
+    )
+
+    def handle(session: Session) -> OAuthResult:
+        server = CodelabAuthorizationServer(session, context.policy, signer)
+        if endpoint == "token":
+            result: OAuthResult = server.create_token_response(oauth_request)
+        else:
+            result = server.create_endpoint_response("revocation", oauth_request)
+        return result
+
+    async with context.sessions() as session:
+        result = await session.run_sync(handle)
+        await session.commit()
+    return to_response(result)
+
+
+@router.post("/token", summary="OAuth 2.0 token endpoint (RFC 6749 §3.2)")
+async def token(request: Request, context: ContextDep) -> Response:
+    return await _run(context, request, "token")
+
+
+@router.post("/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
+async def revoke(request: Request, context: ContextDep) -> Response:
+    return await _run(context, request, "revocation")

@@ -1,0 +1,83 @@
+"""The auth service app: ``uvicorn codelab_auth.app:create_app --factory``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from authlib.common.security import is_secure_transport
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from codelab_auth.adapters.db import create_engine, create_session_factory
+from codelab_auth.adapters.migrate import upgrade
+from codelab_auth.admin import seed_demo
+from codelab_auth.api import discovery, oauth
+from codelab_auth.context import AuthContext
+from codelab_auth.keys import Keyring
+from codelab_auth.oauth.server import TokenPolicy
+from codelab_auth.passwords import SecretHasher
+from codelab_auth.settings import AuthSettings
+from codelab_common.app import create_service_app
+from codelab_common.logging import configure_logging
+
+SERVICE = "auth"
+log = logging.getLogger(__name__)
+
+
+def _warn_about_settings(settings: AuthSettings) -> None:
+    if settings.uses_dev_secret:
+        log.warning(
+            "CODELAB_AUTH_KEY_ENCRYPTION_SECRET is not set: signing keys are encrypted with "
+            "the PUBLIC development default. Set a real secret before exposing this service."
+        )
+    if not is_secure_transport(settings.issuer):
+        log.warning(
+            "issuer is neither https nor loopback; authlib will refuse token requests",
+            extra={"issuer": settings.issuer},
+        )
+
+
+@asynccontextmanager
+async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
+    """Database migrated, keys ready, demo seeded if asked; disposed on exit.
+
+    Shared by the app lifespan and the admin CLI, so both see the same state.
+    """
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = create_session_factory(engine)
+        keyring = Keyring(sessions, settings.key_encryption_secret, settings.key_cache_ttl)
+        policy = TokenPolicy(hasher=SecretHasher(), refresh_token_ttl=settings.refresh_token_ttl)
+        yield AuthContext(settings, engine, sessions, keyring, policy)
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    """Build the auth app; resources are made in the lifespan, not here."""
+    settings = settings or AuthSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _warn_about_settings(settings)
+        async with open_context(settings) as context:
+            await context.keyring.ensure_key()
+            if settings.seed_demo:
+                await seed_demo(context.sessions, context.policy.hasher)
+            app.state.auth = context
+
+            async def database() -> None:
+                async with context.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+
+            app.state.readiness_checks["database"] = database
+            yield
+
+    app = create_service_app(SERVICE, lifespan=lifespan, title="CodeLab auth")
+    app.include_router(oauth.router)
+    app.include_router(discovery.router)
+    return app

@@ -1,0 +1,32 @@
+"""The resources one running auth app holds, created in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from codelab_auth.keys import Keyring
+from codelab_auth.oauth.server import TokenPolicy
+from codelab_auth.settings import AuthSettings
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """Settings, database and keys of the app (``app.state.auth``)."""
+
+    settings: AuthSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keyring: Keyring
+    policy: TokenPolicy
+
+
+def get_context(request: Request) -> AuthContext:
+    context: AuthContext = request.app.state.auth
+    return context
+
+
+ContextDep = Annotated[AuthContext, Depends(get_context)]

@@ -1,0 +1,92 @@
+"""Our rows seen through authlib's model interfaces (``ClientMixin``, ``TokenMixin``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
+
+from codelab_auth.adapters.db import await_in_sync
+from codelab_auth.adapters.models import Client, RefreshToken
+from codelab_auth.passwords import SecretHasher
+from codelab_auth.scopes import format_scope, parse_scope
+
+PUBLIC_AUTH_METHODS = frozenset({"none"})
+CONFIDENTIAL_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+
+
+class OAuthClient(ClientMixin):  # type: ignore[misc]
+    """A registered client; public when it has no secret."""
+
+    def __init__(self, row: Client, hasher: SecretHasher) -> None:
+        self.row = row
+        self._hasher = hasher
+
+    @property
+    def is_public(self) -> bool:
+        return self.row.secret_hash is None
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.row.scopes)
+
+    @property
+    def audiences(self) -> frozenset[str]:
+        """Every audience this client may ask for (RFC 8707 ``resource``)."""
+        return frozenset({self.row.default_audience, *self.row.allowed_audiences})
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.row.redirect_uris[0] if self.row.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return format_scope(parse_scope(scope) & self.scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.row.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if self.row.secret_hash is None:
+            return False
+        # argon2 runs in a worker thread so the event loop keeps serving meanwhile.
+        return await_in_sync(self._hasher.verify, self.row.secret_hash, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        allowed = PUBLIC_AUTH_METHODS if self.is_public else CONFIDENTIAL_AUTH_METHODS
+        return method in allowed
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False  # no authorization endpoint yet
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type not in self.row.grant_types:
+            return False
+        if grant_type == "password":
+            return self.row.allow_password_grant
+        if grant_type == "client_credentials":
+            return not self.is_public
+        return True
+
+
+class StoredRefreshToken(TokenMixin):  # type: ignore[misc]
+    """A refresh-token row found by the hash of the presented token."""
+
+    def __init__(self, row: RefreshToken) -> None:
+        self.row = row
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.row.expires_at - self.row.created_at).total_seconds())
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.row.expires_at <= (now or datetime.now(self.row.expires_at.tzinfo))
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None

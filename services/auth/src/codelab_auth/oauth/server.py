@@ -1,0 +1,107 @@
+"""The authorization server for one request: authlib's engine bound to a DB session.
+
+A server is built per request (registering three grants and an endpoint is a few list
+appends) so that authlib's hooks — which receive no request or session — reach the
+request's own :class:`~sqlalchemy.orm.Session` through ``self`` instead of a global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationServer
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from sqlalchemy.orm import Session
+
+from codelab_auth.adapters.models import User
+from codelab_auth.oauth.grants import (
+    TOKEN_AUTH_METHODS,
+    ClientCredentialsGrant,
+    PasswordGrant,
+    RefreshTokenGrant,
+)
+from codelab_auth.oauth.records import OAuthClient, StoredRefreshToken
+from codelab_auth.oauth.store import OAuthStore
+from codelab_auth.oauth.transport import FormOAuth2Request, OAuthResult
+from codelab_auth.passwords import SecretHasher
+from codelab_auth.scopes import SUPPORTED_SCOPES
+from codelab_auth.tokens import AccessTokenSigner, new_refresh_token
+
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """Request-independent inputs of the server: hashing and refresh-token lifetime."""
+
+    hasher: SecretHasher
+    refresh_token_ttl: int
+
+
+class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009 revocation. Revoking a refresh token revokes its whole family.
+
+    Access tokens are self-contained JWTs we do not track; like any unknown token they
+    get the RFC 7009 §2.2 answer (200, nothing revoked) and expire on their own.
+    """
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    server: CodelabAuthorizationServer
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        row = self.server.store.refresh_token(token_string)
+        return StoredRefreshToken(row) if row is not None else None
+
+    def revoke_token(self, token: StoredRefreshToken, request: FormOAuth2Request) -> None:
+        self.server.store.revoke_family(token.row.family_id, reuse=False)
+
+
+class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """authlib's server with our grants, storage and signer."""
+
+    def __init__(self, session: Session, policy: TokenPolicy, signer: AccessTokenSigner) -> None:
+        super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
+        self.store = OAuthStore(session)
+        self.hasher = policy.hasher
+        self.signer = signer
+        self._refresh_ttl = policy.refresh_token_ttl
+        for grant in (PasswordGrant, RefreshTokenGrant, ClientCredentialsGrant):
+            self.register_grant(grant)
+        self.register_endpoint(RevocationWithFamilies)
+
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        row = self.store.client(client_id)
+        return OAuthClient(row, self.hasher) if row is not None else None
+
+    def new_refresh_token(self) -> str:
+        return new_refresh_token()
+
+    def save_token(self, token: dict[str, Any], request: FormOAuth2Request) -> None:
+        """Persist the refresh token (access tokens are stateless JWTs)."""
+        refresh = token.get("refresh_token")
+        user: User | None = request.user
+        if refresh is None or user is None:
+            return
+        parent: StoredRefreshToken | None = request.refresh_token
+        assert request.issued_audience is not None
+        self.store.add_refresh_token(
+            refresh,
+            user_id=user.id,
+            client_id=request.client.get_client_id(),
+            scope=token.get("scope", ""),
+            audience=request.issued_audience,
+            ttl=self._refresh_ttl,
+            parent=parent.row if parent is not None else None,
+        )
+
+    def create_oauth2_request(self, request: FormOAuth2Request) -> FormOAuth2Request:
+        return request  # built by oauth.transport before we left the event loop
+
+    def handle_response(
+        self, status: int, body: Any, headers: list[tuple[str, str]]
+    ) -> OAuthResult:
+        return status, body, headers
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No signal bus; audit logging happens where tokens are minted and revoked."""

@@ -1,0 +1,102 @@
+"""Synchronous data access used by authlib's hooks (inside ``AsyncSession.run_sync``)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from codelab_auth.adapters.models import Client, RefreshToken, User, utcnow
+from codelab_auth.tokens import hash_refresh_token
+
+log = logging.getLogger(__name__)
+
+
+class OAuthStore:
+    """Reads and writes for one token request, on the request's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def client(self, client_id: str) -> Client | None:
+        return self.session.get(Client, client_id)
+
+    def user_by_name(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username))
+
+    def user(self, user_id: uuid.UUID) -> User | None:
+        return self.session.get(User, user_id)
+
+    def refresh_token(self, token: str) -> RefreshToken | None:
+        return self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+        )
+
+    def add_refresh_token(
+        self,
+        token: str,
+        *,
+        user_id: uuid.UUID,
+        client_id: str,
+        scope: str,
+        audience: str,
+        ttl: int,
+        parent: RefreshToken | None,
+    ) -> RefreshToken:
+        """Store the hash of ``token``: a new family, or the next link of ``parent``'s."""
+        now = utcnow()
+        row = RefreshToken(
+            token_hash=hash_refresh_token(token),
+            family_id=parent.family_id if parent else uuid.uuid4(),
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            audience=audience,
+            parent_id=parent.id if parent else None,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def claim(self, row: RefreshToken, now: datetime | None = None) -> bool:
+        """Mark ``row`` used, atomically: False when someone used or revoked it first.
+
+        A conditional UPDATE rather than read-then-write, so two concurrent refreshes
+        with the same token cannot both succeed.
+        """
+        result = self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == row.id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(used_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def revoke_family(self, family_id: uuid.UUID, *, reuse: bool) -> None:
+        """Revoke every token of a family: reuse was detected, or a client asked."""
+        result = self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        log.log(
+            logging.WARNING if reuse else logging.INFO,
+            "refresh-token family revoked",
+            extra={
+                "family_id": str(family_id),
+                "reason": "reuse" if reuse else "revocation",
+                "tokens": result.rowcount,
+            },
+        )

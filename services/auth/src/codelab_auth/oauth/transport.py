@@ -1,0 +1,90 @@
+"""The Starlette ⇄ authlib adapter (authlib ships none for Starlette servers).
+
+Inbound: a Starlette request's form and headers become an authlib ``OAuth2Request``.
+Outbound: authlib's ``(status, body, headers)`` becomes a Starlette ``Response``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+OAuthResult = tuple[int, Any, list[tuple[str, str]]]
+
+
+class FormPayload(OAuth2Payload):  # type: ignore[misc]
+    """The form parameters of a token or revocation request."""
+
+    def __init__(self, datalist: Mapping[str, list[str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list, datalist)
+        self._data = {key: values[0] for key, values in datalist.items() if values}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class FormOAuth2Request(OAuth2Request):  # type: ignore[misc]
+    """An ``OAuth2Request`` over already-read form data, safe to use off the event loop.
+
+    ``issued_audience`` carries the audience chosen while minting the access token to
+    ``save_token``, which must store it with the refresh token.
+    """
+
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str], form: FormPayload):
+        super().__init__(method=method, uri=uri, headers=headers)
+        self.payload = form
+        self.issued_audience: str | None = None
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data  # type: ignore[no-any-return]
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+async def read_oauth2_request(request: Request, public_base_url: str) -> FormOAuth2Request:
+    """Read the form and build the authlib request.
+
+    The URI given to authlib is the PUBLIC one (issuer + path): TLS ends at nginx, so
+    the scheme seen here says nothing about the transport the client used, and
+    authlib refuses non-HTTPS URIs other than loopback.
+    """
+    form = await request.form()
+    datalist: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            datalist.setdefault(key, []).append(value)
+    # RFC 6749 §3.1/§3.2: request parameters MUST NOT be included more than once.
+    if repeated := sorted(key for key, values in datalist.items() if len(values) > 1):
+        raise InvalidRequestError(f"Repeated parameter: {', '.join(repeated)}")
+    uri = f"{public_base_url}{request.url.path}"
+    return FormOAuth2Request(request.method, uri, request.headers, FormPayload(datalist))
+
+
+def error_result(error: OAuth2Error) -> OAuthResult:
+    """An authlib error as ``(status, body, headers)``."""
+    status, body, headers = error()
+    return status, body, headers
+
+
+def to_response(result: OAuthResult) -> Response:
+    """authlib's result as a JSON response with its headers (``Cache-Control: no-store``)."""
+    status, body, headers = result
+    response = JSONResponse(body, status_code=status)
+    for name, value in headers:
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response

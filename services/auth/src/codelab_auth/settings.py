@@ -1,0 +1,51 @@
+"""Configuration of the auth service (env prefix ``CODELAB_AUTH_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from codelab_common.settings import ServiceSettings
+
+# Only good enough for a laptop: anyone who reads this file can decrypt the signing keys.
+DEV_KEY_ENCRYPTION_SECRET = "codelab-dev-insecure-key-encryption-secret"
+
+
+class AuthSettings(ServiceSettings):
+    """Where the auth service listens, what it stores where, and how long tokens live."""
+
+    model_config = SettingsConfigDict(env_prefix="CODELAB_AUTH_", extra="ignore")
+
+    port: int = 8081
+    data_dir: Path = Path("./data")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means sqlite+aiosqlite:///{data_dir}/auth.db.",
+    )
+    issuer: str = Field(
+        default="http://localhost:8080/auth",
+        description="The PUBLIC base URL of this service (through nginx, which strips /auth).",
+    )
+    key_encryption_secret: SecretStr = SecretStr(DEV_KEY_ENCRYPTION_SECRET)
+    access_token_ttl: int = Field(default=900, gt=0, description="Seconds.")
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, gt=0, description="Seconds.")
+    key_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between re-reads of the signing keys (picks up `rotate-key`).",
+    )
+    seed_demo: bool = False
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> AuthSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'auth.db'}"
+        self.issuer = self.issuer.rstrip("/")
+        return self
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        """True when the key-encryption secret is the published development default."""
+        return self.key_encryption_secret.get_secret_value() == DEV_KEY_ENCRYPTION_SECRET
