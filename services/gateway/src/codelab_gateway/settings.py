@@ -1,0 +1,32 @@
+"""Gateway settings, read from ``CODELAB_GATEWAY_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from codelab_common.settings import JwtSettings, RedisSettings, ServiceSettings
+
+
+class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
+    """Everything the gateway needs: where it listens, Redis, token verification, limits."""
+
+    model_config = SettingsConfigDict(env_prefix="CODELAB_GATEWAY_", extra="ignore")
+
+    port: int = 8082
+    audience: str = "codelab-gateway"
+    allow_query_token: bool = Field(
+        default=True,
+        description="Accept ?access_token= on the /acp upgrade (for clients that cannot set "
+        "headers). Query strings reach access logs; prefer the Authorization header.",
+    )
+    max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    session_create_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds POST /v1/sessions waits for the runtime."
+    )
+    sse_keepalive_seconds: int = Field(default=15, gt=0)
+    relay_block_ms: int = Field(
+        default=5000,
+        gt=0,
+        description="How long one blocking read of an output stream waits before looping.",
+    )
