@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from argon2 import PasswordHasher
 from authlib.common.security import is_secure_transport
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -50,7 +51,14 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
         await upgrade(engine)
         sessions = create_session_factory(engine)
         keyring = Keyring(sessions, settings.key_encryption_secret, settings.key_cache_ttl)
-        policy = TokenPolicy(hasher=SecretHasher(), refresh_token_ttl=settings.refresh_token_ttl)
+        hasher = SecretHasher(
+            PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            )
+        )
+        policy = TokenPolicy(hasher=hasher, refresh_token_ttl=settings.refresh_token_ttl)
         yield AuthContext(settings, engine, sessions, keyring, policy)
     finally:
         await engine.dispose()

@@ -37,6 +37,11 @@ class AuthSettings(ServiceSettings):
         description="Seconds between re-reads of the signing keys (picks up `rotate-key`).",
     )
     seed_demo: bool = False
+    # argon2id cost (argon2-cffi defaults = RFC 9106 low-memory profile). Hashes carry
+    # their own parameters, so lowering or raising these never breaks stored hashes.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _default_database_url(self) -> AuthSettings:
