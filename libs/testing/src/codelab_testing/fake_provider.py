@@ -22,65 +22,60 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from codelab_testing.fake_provider_app import create_fake_provider_app
 from codelab_testing.fake_provider_models import DEFAULT_SCRIPT, Reply, ScriptBook, ToolCall
 
-__all__ = ["DEFAULT_SCRIPT", "FakeProvider", "Reply", "ToolCall", "main"]
+__all__ = ["DEFAULT_SCRIPT", "FakeProvider", "Reply", "ServerThread", "ToolCall", "main"]
 
 DEFAULT_MODELS = ["fake", "fake-embedding"]
 
 
-class FakeProvider:
-    """Runs the fake provider app on uvicorn in a background thread on a free loopback port."""
+class ServerThread:
+    """Any ASGI app on uvicorn in a daemon thread, on a free loopback port (tests only)."""
 
     def __init__(
         self,
+        app: ASGIApp,
         *,
         host: str = "127.0.0.1",
-        models: list[str] | None = None,
-        embedding_dims: int = 64,
+        lifespan: Literal["auto", "on", "off"] = "auto",
     ) -> None:
+        self.app = app
         self.host = host
-        self.book = ScriptBook()
-        self.app = create_fake_provider_app(
-            self.book, models=models or DEFAULT_MODELS, embedding_dims=embedding_dims
-        )
+        self.lifespan = lifespan
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
-    def root_url(self) -> str:
+    def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def base_url(self) -> str:
-        """The OpenAI ``base_url`` / litellm ``api_base``: ``http://host:port/v1``."""
-        return f"{self.root_url}/v1"
-
-    def start(self, timeout: float = 10.0) -> FakeProvider:
+    def start(self, timeout: float = 30.0) -> None:
         # Bind first so the port is known before uvicorn starts and no other test can take it.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan=self.lifespan, access_log=False
+        )
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-provider", daemon=True
+            target=server.run, kwargs={"sockets": [sock]}, name="test-server", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake provider did not start")
+                raise RuntimeError("server thread did not start")
             time.sleep(0.01)
-        return self
 
     def stop(self) -> None:
         if self._server is not None:
@@ -89,6 +84,51 @@ class FakeProvider:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class FakeProvider:
+    """The fake provider app on a :class:`ServerThread`, with its script book at hand."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        models: list[str] | None = None,
+        embedding_dims: int = 64,
+    ) -> None:
+        self.book = ScriptBook()
+        self.app = create_fake_provider_app(
+            self.book, models=models or DEFAULT_MODELS, embedding_dims=embedding_dims
+        )
+        self._server = ServerThread(self.app, host=host, lifespan="off")
+
+    @property
+    def root_url(self) -> str:
+        return self._server.url
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI ``base_url`` / litellm ``api_base``: ``http://host:port/v1``."""
+        return f"{self.root_url}/v1"
+
+    def start(self, timeout: float = 10.0) -> FakeProvider:
+        self._server.start(timeout)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
 
     def set_script(self, name: str, replies: list[Reply]) -> None:
         """Replace the queue of script ``name``."""
