@@ -202,7 +202,9 @@ class ScriptedAgent:
             PermissionOption(option_id="no", name="Reject", kind="reject_once"),
         ]
         call = ToolCallUpdate(
-            tool_call_id="p1", title="Delete build dir", kind="execute",
+            tool_call_id="p1",
+            title="Delete build dir",
+            kind="execute",
             raw_input={"command": "rm -rf build"},
         )
         answer = await self.conn.request_permission(session_id=sid, tool_call=call, options=options)
@@ -213,14 +215,18 @@ class ScriptedAgent:
 
     async def script_terminal(self, sid: str, limit: str, *command: str) -> str:
         created = await self.conn.create_terminal(
-            session_id=sid, command="sh", args=["-c", " ".join(command)],
+            session_id=sid,
+            command="sh",
+            args=["-c", " ".join(command)],
             output_byte_limit=int(limit),
         )
         tid = created.terminal_id
         exit_status = await self.conn.wait_for_terminal_exit(session_id=sid, terminal_id=tid)
         output = await self.conn.terminal_output(session_id=sid, terminal_id=tid)
         await self.conn.release_terminal(session_id=sid, terminal_id=tid)
-        self.state.log.append(("terminal", (output.output, output.truncated, exit_status.exit_code)))
+        self.state.log.append(
+            ("terminal", (output.output, output.truncated, exit_status.exit_code))
+        )
         await self.say(sid, update_agent_message_text(f"exit {exit_status.exit_code}"))
         return "end_turn"
 
@@ -268,7 +274,7 @@ async def serve(app: Any) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -276,6 +282,12 @@ async def serve(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+def serve_app() -> Any:
+    """:func:`serve`, for tests that bring their own ASGI app."""
+    return serve
 
 
 @pytest.fixture

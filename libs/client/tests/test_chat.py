@@ -44,8 +44,11 @@ async def test_advertises_fs_and_terminal_and_uses_absolute_cwd(
 ) -> None:
     await run_chat("refuse")
     caps = next(value for name, value in mesh.log if name == "initialize")
-    assert caps.fs.read_text_file and caps.fs.write_text_file and caps.terminal
-    assert ("new_session", str(workspace.resolve())) in mesh.log
+    assert caps.fs.read_text_file
+    assert caps.fs.write_text_file
+    assert caps.terminal
+    root = str(workspace.resolve())  # noqa: ASYNC240
+    assert ("new_session", root) in mesh.log
 
 
 async def test_load_session_when_continuing(run_chat: Any, mesh: Any) -> None:
@@ -115,7 +118,8 @@ async def test_terminal_runs_in_workspace_untruncated(
 ) -> None:
     await run_chat("terminal 4096 pwd")
     output, truncated, code = next(v for k, v in mesh.log if k == "terminal")
-    assert (output, truncated, code) == (f"{workspace.resolve()}\n", False, 0)
+    root = workspace.resolve()  # noqa: ASYNC240
+    assert (output, truncated, code) == (f"{root}\n", False, 0)
 
 
 async def test_terminal_cwd_outside_is_denied(run_chat: Any) -> None:

@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 from typing import TextIO
 
 import websockets
-from acp import stdio_streams
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
 from codelab_client.errors import ExitCode
-from codelab_client.transport import acp_url
+from codelab_client.settings import acp_url
 from codelab_common.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,22 @@ async def _socket_to_stdout(ws: ClientConnection, writer: asyncio.StreamWriter) 
                 frame = json.dumps(json.loads(frame), separators=(",", ":"), ensure_ascii=False)
             writer.write(frame.encode("utf-8") + b"\n")
             await writer.drain()
+
+
+async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """stdin/stdout as asyncio streams (POSIX).
+
+    ``acp.stdio_streams`` does the same, but importing ``acp`` builds its whole schema
+    (~1 s); an editor starts this bridge for every agent session, so it stays acp-free.
+    """
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=STDIN_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, sys.stdout
+    )
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    return reader, writer
 
 
 def close_message(code: int | None, reason: str) -> tuple[ExitCode, str]:
@@ -73,7 +89,7 @@ async def run_bridge(server: str, token: SecretStr, err: TextIO) -> ExitCode:
     except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
         err.write(f"codelab: cannot connect to {url}: {exc}\n")
         return ExitCode.ERROR
-    reader, writer = await stdio_streams(limit=STDIN_LIMIT)
+    reader, writer = await stdio_streams()
     up = asyncio.ensure_future(_stdin_to_socket(reader, ws))
     down = asyncio.ensure_future(_socket_to_stdout(ws, writer))
     try:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from codelab_client.client import CodelabClient
 from codelab_client.errors import AuthError, ConnectionFailed, ExitCode
 from codelab_client.transport import WatchedTransport, open_transport
-from codelab_common.protocol import META_LAST_SEQ, META_NAMESPACE, CloseCode
+from codelab_common.protocol import META_LAST_SEQ, META_NAMESPACE, CloseCode, JsonRpcErrorCode
 
 TokenProvider = Callable[[], Awaitable[SecretStr]]
 RECONNECT_ATTEMPTS = 5
@@ -88,21 +88,34 @@ class Chat:
 
     async def run(self) -> ExitCode:
         """The whole turn; returns the process exit code."""
+        renderer = self.client.renderer
         try:
-            conn = await self.connect()
-            session_id = await self.open_session(conn)
-            try:
-                response = await conn.prompt(
-                    session_id=session_id, prompt=[text_block(self.options.prompt)]
-                )
-            except ConnectionError:
-                response = await self.resume(session_id)
-            stop = response.stop_reason
-            self.client.renderer.end_turn()
-            self.client.renderer.info(f"[{stop}] continue with: --session {session_id}")
-            return STOP_EXIT_CODES.get(stop, ExitCode.ERROR)
+            return await self._turn()
+        except RequestError as exc:
+            renderer.end_turn()
+            renderer.info(f"codelab: the agent answered with error {exc.code}: {exc}")
+            auth = exc.code == int(JsonRpcErrorCode.AUTH_REQUIRED)
+            return ExitCode.AUTH if auth else ExitCode.ERROR
+        except ConnectionError as exc:
+            self._raise_if_auth_closed()
+            code = self.transport.close_code if self.transport else None
+            raise ConnectionFailed(f"the server closed the connection ({code})") from exc
         finally:
             await self.close()
+
+    async def _turn(self) -> ExitCode:
+        conn = await self.connect()
+        session_id = await self.open_session(conn)
+        try:
+            response = await conn.prompt(
+                session_id=session_id, prompt=[text_block(self.options.prompt)]
+            )
+        except ConnectionError:
+            response = await self.resume(session_id)
+        stop = response.stop_reason
+        self.client.renderer.end_turn()
+        self.client.renderer.info(f"[{stop}] continue with: --session {session_id}")
+        return STOP_EXIT_CODES.get(stop, ExitCode.ERROR)
 
     async def resume(self, session_id: str) -> PromptResponse:
         """Reconnect and ``session/load`` with ``lastSeq`` until the turn's response arrives."""

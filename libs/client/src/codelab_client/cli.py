@@ -11,16 +11,11 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from codelab_client.auth import OAuthClient, PasswordFlow, login
-from codelab_client.bridge import run_bridge
-from codelab_client.chat import Chat, ChatOptions, run_chat
-from codelab_client.client import CodelabClient
+from codelab_client.console import Terminal
 from codelab_client.credentials import CredentialStore
-from codelab_client.errors import ClientError, ExitCode
-from codelab_client.login import Terminal, TokenSource, ask_password, ask_username
-from codelab_client.permissions import PermissionAsker
-from codelab_client.render import Renderer
+from codelab_client.errors import ClientError, ExitCode, LoginRequired
+from codelab_client.login import TokenSource, ask_password, ask_username
 from codelab_client.settings import ClientSettings
-from codelab_client.workspace import Workspace
 from codelab_common.http import create_http_client
 from codelab_common.logging import configure_logging
 
@@ -62,11 +57,13 @@ async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitC
     store = CredentialStore(settings.config_dir)
     term = _terminal()
     if args.password_stdin:
+        if not args.username:
+            raise LoginRequired("--password-stdin needs --username (or CODELAB_USERNAME)")
+        username = args.username
         password = SecretStr(sys.stdin.readline().rstrip("\r\n"))
-        term.interactive = False
     else:
+        username = args.username or await ask_username(term)
         password = settings.password or ask_password(term)
-    username = args.username or await ask_username(term)
     async with create_http_client() as http:
         oauth = OAuthClient(args.server, http)
         await login(store, oauth, PasswordFlow(username, password), username)
@@ -76,10 +73,7 @@ async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitC
 
 async def cmd_chat(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    workspace = Workspace(Path(args.workspace))
     interactive = args.prompt != "-" and sys.stdin.isatty()
-    renderer = Renderer(sys.stdout, sys.stderr, color=sys.stderr.isatty() and not settings.no_color)
-    asker = PermissionAsker(renderer, sys.stdin, interactive=interactive, assume_yes=args.yes)
     term = Terminal(stdin=sys.stdin, err=sys.stderr, interactive=interactive)
     async with create_http_client() as http:
         tokens = TokenSource(
@@ -90,11 +84,25 @@ async def cmd_chat(args: argparse.Namespace, settings: ClientSettings) -> ExitCo
             settings.username,
             settings.password,
         )
+        await tokens()  # log in (or fail) before anything else happens
+        # Imported late: the ACP schema takes ~1 s to build and only chat needs it.
+        from codelab_client.chat import Chat, ChatOptions, run_chat
+        from codelab_client.client import CodelabClient
+        from codelab_client.permissions import PermissionAsker
+        from codelab_client.render import Renderer
+        from codelab_client.workspace import Workspace
+
+        workspace = Workspace(Path(args.workspace))
+        color = sys.stderr.isatty() and not settings.no_color
+        renderer = Renderer(sys.stdout, sys.stderr, color=color)
+        asker = PermissionAsker(renderer, sys.stdin, interactive=interactive, assume_yes=args.yes)
         options = ChatOptions(args.server, prompt, args.mode, args.session)
         return await run_chat(Chat(options, CodelabClient(workspace, renderer, asker), tokens))
 
 
 async def cmd_acp(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
+    from codelab_client.bridge import run_bridge
+
     # stdin is the protocol: never prompt, only refresh what is stored.
     term = Terminal(stdin=sys.stdin, err=sys.stderr, interactive=False)
     async with create_http_client() as http:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
-from typing import TextIO
 
 import httpx
 from pydantic import SecretStr
 
 from codelab_client.auth import OAuthClient, PasswordFlow, login, stored_access_token
+from codelab_client.console import Terminal, read_line
 from codelab_client.credentials import CredentialStore
 from codelab_client.errors import LoginRequired
-from codelab_client.permissions import read_line
-
-
-@dataclass
-class Terminal:
-    """The user's terminal as the login prompts see it."""
-
-    stdin: TextIO
-    err: TextIO
-    interactive: bool
 
 
 async def ask_username(term: Terminal) -> str:

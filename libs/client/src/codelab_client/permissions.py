@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import TextIO
 
 from acp.schema import (
@@ -14,6 +13,7 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from codelab_client.console import read_line
 from codelab_client.render import Renderer
 
 _ALLOW = ("allow_once", "allow_always")
@@ -35,31 +35,6 @@ def selected(option: PermissionOption | None) -> RequestPermissionResponse:
     return RequestPermissionResponse(
         outcome=AllowedOutcome(outcome="selected", option_id=option.option_id)
     )
-
-
-async def read_line(stream: TextIO) -> str:
-    """``stream.readline()`` without blocking the loop.
-
-    A daemon thread rather than ``asyncio.to_thread``: a read abandoned on Ctrl-C must
-    not keep the process alive at exit waiting for the executor.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[str] = loop.create_future()
-
-    def run() -> None:
-        try:
-            line = stream.readline()
-        except (OSError, ValueError):
-            line = ""
-        loop.call_soon_threadsafe(_resolve, future, line)
-
-    threading.Thread(target=run, name="codelab-stdin", daemon=True).start()
-    return await future
-
-
-def _resolve(future: asyncio.Future[str], line: str) -> None:
-    if not future.done():
-        future.set_result(line)
 
 
 class PermissionAsker:

@@ -33,3 +33,13 @@ class ClientSettings(BaseSettings):
         if self.xdg_config_home is not None:
             return self.xdg_config_home / "codelab"
         return (self.home or Path.home()) / ".config" / "codelab"
+
+
+def acp_url(server: str) -> str:
+    """``http://host:8080`` → ``ws://host:8080/acp`` (``https`` → ``wss``)."""
+    base = server.rstrip("/")
+    if base.startswith("https://"):
+        base = "wss://" + base.removeprefix("https://")
+    elif base.startswith("http://"):
+        base = "ws://" + base.removeprefix("http://")
+    return base if base.endswith("/acp") else f"{base}/acp"

@@ -11,17 +11,8 @@ from acp.ws import create_websocket_stream
 from pydantic import SecretStr
 
 from codelab_client.errors import AuthError, ConnectionFailed
+from codelab_client.settings import acp_url
 from codelab_common.protocol import META_NAMESPACE, META_SEQ
-
-
-def acp_url(server: str) -> str:
-    """``http://host:8080`` → ``ws://host:8080/acp`` (``https`` → ``wss``)."""
-    base = server.rstrip("/")
-    if base.startswith("https://"):
-        base = "wss://" + base.removeprefix("https://")
-    elif base.startswith("http://"):
-        base = "ws://" + base.removeprefix("http://")
-    return base if base.endswith("/acp") else f"{base}/acp"
 
 
 def seq_of(message: dict[str, Any]) -> int | None:
