@@ -68,6 +68,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     """Build the auth app; resources are made in the lifespan, not here."""
     settings = settings or AuthSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
+    # aiosqlite logs every statement with its parameters (hashes included) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

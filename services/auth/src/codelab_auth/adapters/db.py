@@ -33,11 +33,12 @@ T = TypeVar("T")
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine; for SQLite, the file's directory is created and FKs enforced."""
     url = make_url(database_url)
+    # hide_parameters: even at DEBUG, SQL logs must not carry password or secret hashes.
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
