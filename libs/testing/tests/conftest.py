@@ -14,6 +14,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from codelab_testing.fake_provider import FakeProvider
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # litellm builds pydantic schemas for TypedDicts with ReadOnly items (a UserWarning,
+    # turned into an error by the root filterwarnings) when it first imports parts of itself.
+    config.addinivalue_line("filterwarnings", "ignore:Item.*ReadOnly:UserWarning")
+
+
 @pytest.fixture(scope="module")
 def provider() -> Iterator[FakeProvider]:
     with FakeProvider() as running:

@@ -14,9 +14,6 @@ import pytest
 
 from codelab_testing.fake_provider import FakeProvider, Reply, ToolCall
 
-# litellm builds pydantic schemas for TypedDicts with ReadOnly items on first use.
-pytestmark = pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning")
-
 TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",

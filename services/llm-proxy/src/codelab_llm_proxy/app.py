@@ -1,0 +1,73 @@
+"""The llm-proxy app: OpenAI-compatible ``/v1`` over litellm, behind client-credentials JWTs.
+
+Run with ``uvicorn codelab_llm_proxy.app:create_app --factory --port 8084``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from codelab_common.app import create_service_app
+from codelab_common.http import create_http_client
+from codelab_common.jwt import JwtVerifier
+from codelab_common.logging import configure_logging
+from codelab_llm_proxy.adapters.litellm_router import LlmBackend
+from codelab_llm_proxy.api import chat, models
+from codelab_llm_proxy.api.openai_errors import install_openai_error_handlers
+from codelab_llm_proxy.config import load_config
+from codelab_llm_proxy.errors import ConfigError
+from codelab_llm_proxy.metrics import LlmMetrics
+from codelab_llm_proxy.settings import LlmProxySettings
+
+SERVICE = "llm-proxy"
+
+
+def _lifespan(settings: LlmProxySettings) -> object:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = load_config(settings.config_path)
+        llm = LlmBackend(config, timeout=settings.request_timeout, num_retries=settings.num_retries)
+        http = create_http_client(timeout=settings.jwks_timeout)
+        verifier = JwtVerifier(
+            jwks_url=settings.jwks_url,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            http=http,
+        )
+
+        async def config_loaded() -> None:
+            if not config.model_names:
+                raise ConfigError("no model is configured")
+
+        app.state.llm = llm
+        app.state.verifier = verifier
+        app.state.readiness_checks["jwks"] = verifier.warm
+        app.state.readiness_checks["models"] = config_loaded
+        try:
+            yield
+        finally:
+            await http.aclose()
+            llm.close()
+
+    return lifespan
+
+
+def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
+    """Build the proxy; resources (router, JWKS client) are made in the lifespan."""
+    settings = settings or LlmProxySettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_json)
+    # litellm's router and the httpx fork it uses log every provider call (with URLs and
+    # colour codes) at INFO; our own per-request line says what operators need.
+    for noisy in ("LiteLLM Router", "LiteLLM Proxy", "httpx2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    app = create_service_app(SERVICE, lifespan=_lifespan(settings))  # type: ignore[arg-type]
+    app.state.settings = settings
+    app.state.llm_metrics = LlmMetrics(app.state.metrics_registry)
+    app.include_router(chat.router)
+    app.include_router(models.router)
+    install_openai_error_handlers(app)
+    return app

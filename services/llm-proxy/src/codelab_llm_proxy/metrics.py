@@ -1,0 +1,40 @@
+"""Prometheus metrics of model calls, registered in the app's own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+_TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+
+class LlmMetrics:
+    """Requests by model and outcome, tokens in/out, latency and time to first token."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "codelab_llm_requests",
+            "Model requests handled, by public model name and outcome",
+            ["model", "kind", "outcome"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "codelab_llm_tokens",
+            "Tokens reported by providers; direction is 'in' (prompt) or 'out' (completion)",
+            ["model", "direction"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "codelab_llm_request_duration_seconds",
+            "Time from request to the last byte of the answer",
+            ["model", "kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "codelab_llm_time_to_first_token_seconds",
+            "Streaming: time from request to the first chunk from the provider",
+            ["model"],
+            buckets=_TTFT_BUCKETS,
+            registry=registry,
+        )
