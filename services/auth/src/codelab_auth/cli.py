@@ -11,6 +11,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import uvicorn
+
 from codelab_auth.admin import ClientSpec, seed_demo, upsert_client, upsert_user
 from codelab_auth.app import open_context
 from codelab_auth.context import AuthContext
@@ -80,6 +82,7 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codelab-auth", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the service (uvicorn, host/port from settings)")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("seed-demo", help="create user demo/demo and client codelab-cli")
     commands.add_parser("rotate-key", help="new signing key; old ones stay in the JWKS")
@@ -110,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codelab-auth`` console script."""
     args = build_parser().parse_args(argv)
     settings = AuthSettings()
+    if args.command == "serve":
+        uvicorn.run(
+            "codelab_auth.app:create_app", factory=True, host=settings.host, port=settings.port
+        )
+        return 0
     configure_logging("auth-cli", "WARNING", json_lines=False)
     try:
         print(asyncio.run(_run(args, settings)))

@@ -30,8 +30,8 @@ class LoadedKey:
     key: RSAKey
 
 
-def new_signing_key(secret: SecretStr) -> SigningKey:
-    """A fresh 2048-bit RSA key as a row: PKCS#8 encrypted with ``secret``.
+def new_signing_key(secret: SecretStr) -> tuple[SigningKey, LoadedKey]:
+    """A fresh 2048-bit RSA key: as a row (PKCS#8 encrypted with ``secret``) and usable.
 
     ``kid`` is the RFC 7638 thumbprint, so the same key always has the same id.
     """
@@ -41,9 +41,11 @@ def new_signing_key(secret: SecretStr) -> SigningKey:
     # PBKDF2-derived key and AES-256 — no home-made crypto here.
     pem = key.as_pem(private=True, password=secret.get_secret_value())
     public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
-    return SigningKey(
+    row = SigningKey(
         kid=kid, private_key_encrypted=pem.decode("ascii"), public_jwk=public, status=ACTIVE
     )
+    key = RSAKey.import_key(key.as_dict(private=True), parameters={"kid": kid, "use": "sig"})
+    return row, LoadedKey(kid=kid, key=key)
 
 
 def decrypt_signing_key(row: SigningKey, secret: SecretStr) -> LoadedKey:
@@ -83,8 +85,9 @@ class Keyring:
         """Generate the first key when the table has no active one, then load."""
         async with self._sessions.begin() as session:
             if await _newest_active(session) is None:
-                row = await asyncio.to_thread(new_signing_key, self._secret)
+                row, loaded = await asyncio.to_thread(new_signing_key, self._secret)
                 session.add(row)
+                self._signing = loaded  # spares reload() a PBKDF2 decryption
                 log.info("generated the first signing key", extra={"kid": row.kid})
         await self.reload()
 
@@ -134,7 +137,7 @@ async def _newest_active(session: AsyncSession) -> SigningKey | None:
 
 async def rotate_key(sessions: async_sessionmaker[AsyncSession], secret: SecretStr) -> str:
     """Make a new signing key; the previous ones stay published as retired. Returns the kid."""
-    row = await asyncio.to_thread(new_signing_key, secret)
+    row, _ = await asyncio.to_thread(new_signing_key, secret)
     async with sessions.begin() as session:
         await session.execute(
             update(SigningKey).where(SigningKey.status == ACTIVE).values(status=RETIRED)
