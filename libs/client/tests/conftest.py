@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import io
 import secrets
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,12 @@ class MeshState:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     log: list[tuple[str, Any]] = field(default_factory=list)
     url: str = ""
+
+    def reset(self) -> None:
+        """Forget everything but the URL: one server serves every test."""
+        url = self.url
+        self.__init__()  # type: ignore[misc]
+        self.url = url
 
     def issue(self) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -290,12 +298,33 @@ def serve_app() -> Any:
     return serve
 
 
-@pytest.fixture
-async def mesh() -> AsyncIterator[MeshState]:
+@pytest.fixture(scope="session")
+def mesh_server() -> Iterator[MeshState]:
+    """The fake mesh on a free port, in its own thread, once per test session.
+
+    Starting and stopping uvicorn costs ~0.2 s; per test that was a third of the suite.
+    """
     state = MeshState()
-    async with serve(mesh_app(state)) as url:
-        state.url = url
-        yield state
+    config = uvicorn.Config(
+        mesh_app(state), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="mesh", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "mesh did not start"
+        time.sleep(0.01)
+    state.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    yield state
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def mesh(mesh_server: MeshState) -> MeshState:
+    mesh_server.reset()
+    return mesh_server
 
 
 @pytest.fixture

@@ -130,3 +130,9 @@ async def test_terminal_cwd_outside_is_denied(run_chat: Any) -> None:
 async def test_refusal_exit_code(run_chat: Any) -> None:
     result = await run_chat("refuse")
     assert result.code == ExitCode.REFUSED
+
+
+async def test_agent_error_exit_code(run_chat: Any) -> None:
+    result = await run_chat("no-such-script")
+    assert result.code == ExitCode.ERROR
+    assert "the agent answered with error -32603" in result.err

@@ -193,8 +193,26 @@ async def test_acp_bridge_relays_for_an_sdk_client(
 
 
 async def _bridge_once(env: dict[str, str]) -> tuple[int, str, str]:
+    """Send ``initialize`` and keep stdin open: the bridge must end on the socket's close."""
     request = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": 1}}
-    return await codelab(env, "acp", stdin=json.dumps(request) + "\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "codelab_client.cli",
+        "acp",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdin.write(json.dumps(request).encode() + b"\n")
+    code = await asyncio.wait_for(process.wait(), 20)
+    out, err = await process.stdout.read(), await process.stderr.read()
+    process.stdin.close()
+    return code, out.decode(), err.decode()
 
 
 async def test_acp_bridge_without_login(env: dict[str, str]) -> None:
@@ -212,3 +230,21 @@ async def test_acp_bridge_reports_4401(env: dict[str, str], mesh: Any) -> None:
     assert out == ""
     assert "4401" in err
     assert "codelab login" in err
+
+
+@pytest.mark.usefixtures("logged_in")
+async def test_chat_with_rejected_token_says_login(
+    env: dict[str, str], mesh: Any, workspace: Path
+) -> None:
+    mesh.access_tokens.clear()
+    code, out, err = await codelab(env, "chat", "--workspace", str(workspace), "stream")
+    assert code == ExitCode.AUTH, err
+    assert out == ""
+    assert "4401" in err
+    assert "codelab login" in err
+
+
+async def test_chat_missing_workspace_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
+    code, _, err = await codelab(env, "chat", "--workspace", str(tmp_path / "nope"), "hi")
+    assert code == ExitCode.USAGE
+    assert "not a directory" in err

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from codelab_client.auth import OAuthClient, PasswordFlow, login
 from codelab_client.console import Terminal
 from codelab_client.credentials import CredentialStore
-from codelab_client.errors import ClientError, ExitCode, LoginRequired
+from codelab_client.errors import BadUsage, ClientError, ExitCode, LoginRequired
 from codelab_client.login import TokenSource, ask_password, ask_username
 from codelab_client.settings import ClientSettings
 from codelab_common.http import create_http_client
@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(settings).parse_args(argv)
     configure_logging("codelab-cli", "DEBUG" if args.verbose else "WARNING", json_lines=False)
     try:
+        if args.command == "chat" and not Path(args.workspace).is_dir():
+            raise BadUsage(f"workspace {args.workspace!r} is not a directory")
         return int(asyncio.run(COMMANDS[args.command](args, settings)))
     except ClientError as exc:
         sys.stderr.write(f"codelab: {exc.detail}\n")

@@ -50,3 +50,12 @@ class ConnectionFailed(ClientError):
     status = 502
     code = "connection_failed"
     title = "Could not reach the CodeLab server"
+
+
+class BadUsage(ClientError):
+    """The command line names something that cannot work (e.g. a missing workspace)."""
+
+    exit_code = ExitCode.USAGE
+    status = 400
+    code = "bad_usage"
+    title = "Bad command line"

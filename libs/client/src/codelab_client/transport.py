@@ -37,7 +37,12 @@ class WatchedTransport:
         self.closed = asyncio.Event()
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.inner.send(message)
+        try:
+            await self.inner.send(message)
+        except websockets.ConnectionClosed as exc:
+            # The SDK rejects pending requests on ConnectionError; speak its language.
+            self.closed.set()
+            raise ConnectionError(str(exc)) from exc
 
     async def receive(self) -> dict[str, Any] | None:
         message = await self.inner.receive()
