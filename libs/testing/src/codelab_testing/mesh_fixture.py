@@ -24,6 +24,7 @@ import redis
 from codelab_mesh.config import MeshConfig
 from codelab_mesh.launcher import Mesh
 from codelab_mesh.processes import ServiceProcess
+from codelab_testing.fake_provider_models import Reply
 
 ROOT = Path(__file__).resolve().parents[4]
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -71,9 +72,10 @@ class RunningMesh:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.config.nginx_port}/acp"
 
-    def set_script(self, name: str, replies: list[dict[str, Any]]) -> None:
+    def set_script(self, name: str, replies: list[Reply]) -> None:
         """Queue the fake model's replies for requests marked ``[[script:name]]``."""
-        response = httpx.post(f"{self.provider_url}/_scripts/{name}", json={"replies": replies})
+        body = {"replies": [r.model_dump() for r in replies]}
+        response = httpx.post(f"{self.provider_url}/_scripts/{name}", json=body)
         response.raise_for_status()
 
     def model_requests(self, name: str) -> list[dict[str, Any]]:
