@@ -57,6 +57,9 @@ class Chat:
         self._cancel_task: asyncio.Future[None] | None = None
 
     async def connect(self) -> ClientSideConnection:
+        if self.conn is not None:  # a reconnect: stop the dead connection's tasks
+            with contextlib.suppress(Exception):
+                await self.conn.close()
         last_seq = self.transport.last_seq if self.transport else None
         self.transport = await open_transport(self.options.server, await self.tokens(), last_seq)
         self.conn = connect_to_agent(self.client, self.transport)
