@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
 
+from codelab_auth.adapters.models import RefreshToken, User
 from codelab_auth.admin import ClientSpec
+from codelab_auth.tokens import hash_refresh_token
 from codelab_common.jwt import JwtVerifier
 
 RUNTIME = ("codelab-runtime", "runtime-secret-value")
@@ -221,3 +225,30 @@ async def test_repeated_parameter_is_invalid_request(auth: Any) -> None:
         auth=RUNTIME,
     )
     assert_oauth_error(response, 400, "invalid_request")
+
+
+async def test_expired_refresh_token_and_disabled_user_are_invalid_grant(auth: Any) -> None:
+    expiring = await auth.login("alice", "alice-password")
+    other = await auth.login("bob", "bob-password")
+    async with auth.context.sessions.begin() as session:
+        token_row = await session.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == hash_refresh_token(expiring["refresh_token"])
+            )
+        )
+        assert token_row is not None
+        token_row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        await session.execute(update(User).where(User.username == "bob").values(disabled=True))
+    for tokens in (expiring, other):
+        response = await auth.token(
+            grant_type="refresh_token",
+            client_id="codelab-cli",
+            refresh_token=tokens["refresh_token"],
+        )
+        assert_oauth_error(response, 400, "invalid_grant")
+    disabled_login = await auth.token(
+        grant_type="password", username="bob", password="bob-password", client_id="codelab-cli"
+    )
+    assert assert_oauth_error(disabled_login, 400, "invalid_grant")["error_description"] == (
+        "Invalid username or password."
+    )
