@@ -150,6 +150,7 @@ class ScriptedAgent:
 
     async def load_session(self, cwd: str, session_id: str, **kwargs: Any) -> LoadSessionResponse:
         self.state.log.append(("load_session", session_id))
+        await self.say(session_id, update_agent_message_text("old answer"))
         return LoadSessionResponse(modes=self._modes("coder"))
 
     async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> Any:

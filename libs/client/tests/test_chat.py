@@ -56,6 +56,8 @@ async def test_load_session_when_continuing(run_chat: Any, mesh: Any) -> None:
     assert result.code == ExitCode.OK
     assert ("load_session", "sess_old") in mesh.log
     assert "session: sess_old" in result.err
+    assert result.out == "Hello, worldDone.\n"  # the replayed "old answer" is not shown
+    assert "1 earlier updates not shown" in result.err
 
 
 @pytest.mark.parametrize(

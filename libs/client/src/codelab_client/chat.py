@@ -79,8 +79,15 @@ class Chat:
             created = await conn.new_session(cwd=self.cwd, mcp_servers=[])
             self.session_id, modes = created.session_id, created.modes
         else:
-            loaded = await conn.load_session(cwd=self.cwd, session_id=self.session_id)
+            # The replay of the earlier conversation would bury the new answer on stdout.
+            self.client.muted = True
+            try:
+                loaded = await conn.load_session(cwd=self.cwd, session_id=self.session_id)
+            finally:
+                self.client.muted = False
             modes = loaded.modes if loaded else None
+            hidden = self.client.hidden_updates
+            renderer.info(f"loaded session history ({hidden} earlier updates not shown)")
         renderer.info(f"session: {self.session_id}")
         if modes is not None:
             renderer.mode_switch(modes.current_mode_id)

@@ -55,12 +55,17 @@ class CodelabClient:
         self.terminals = TerminalManager(workspace)
         # Responses to requests sent on an earlier connection (``_codelab/response``).
         self.late_responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # While ``session/load`` replays an old conversation, updates are counted, not shown.
+        self.muted = False
+        self.hidden_updates = 0
 
     def on_connect(self, conn: Agent) -> None:
         """Nothing to keep: the chat driver owns the connection."""
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
-        if isinstance(update, AgentMessageChunk):
+        if self.muted:
+            self.hidden_updates += 1
+        elif isinstance(update, AgentMessageChunk):
             if isinstance(update.content, TextContentBlock):
                 self.renderer.message(update.content.text)
         elif isinstance(update, AgentThoughtChunk):
