@@ -1,0 +1,204 @@
+"""The runtime's ACP ``Agent``: one instance per owned session, served over its streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from acp import PROTOCOL_VERSION, RequestError
+from acp.agent.connection import AgentSideConnection
+from acp.schema import (
+    AgentCapabilities,
+    Implementation,
+    InitializeResponse,
+    LoadSessionResponse,
+    NewSessionResponse,
+    PromptResponse,
+    SetSessionModeResponse,
+)
+
+from codelab_common import events as ev
+from codelab_common.eventbus import EventBus
+from codelab_common.protocol import META_NAMESPACE, JsonRpcErrorCode
+from codelab_runtime.agents.specs import AgentSpec, mode_state
+from codelab_runtime.loop import Turn, run_turn, switch_mode
+from codelab_runtime.model.base import ChatModel
+from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.prompt_text import prompt_to_text
+from codelab_runtime.state import SessionState
+from codelab_runtime.tools.client_ops import ClientOps, ToolLimits
+from codelab_runtime.tools.runner import ToolRunner
+from codelab_runtime.transport import META_INPUT_ID, SessionTransport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeDeps:
+    """What every session's agent shares: the model, the bus, storage, the agents, limits."""
+
+    model: ChatModel
+    bus: EventBus
+    store: SessionStore
+    agents: dict[str, AgentSpec]
+    limits: ToolLimits
+    max_model_calls: int
+    default_mode: str
+
+
+def _codelab_meta(kwargs: dict[str, Any]) -> dict[str, Any]:
+    value = kwargs.get(META_NAMESPACE)
+    return value if isinstance(value, dict) else {}
+
+
+class RuntimeAgent:
+    """Implements ACP's agent side for the one session whose streams it is bound to."""
+
+    def __init__(
+        self,
+        client: AgentSideConnection,
+        deps: RuntimeDeps,
+        session_id: str,
+        owner: str,
+        transport: SessionTransport,
+        state: SessionState | None,
+    ) -> None:
+        self._client = client
+        self._deps = deps
+        self._session_id = session_id
+        self._owner = owner
+        self._transport = transport
+        self.state = state
+        self._turn: asyncio.Task[Any] | None = None
+        self._cancelled = False
+
+    @property
+    def busy(self) -> bool:
+        return self._turn is not None and not self._turn.done()
+
+    def _modes(self, state: SessionState) -> Any:
+        return mode_state(self._deps.agents, state.mode)
+
+    def _require(self, session_id: str) -> SessionState:
+        if session_id != self._session_id or self.state is None:
+            raise RequestError(
+                JsonRpcErrorCode.SESSION_NOT_FOUND, "Session not found", {"sessionId": session_id}
+            )
+        return self.state
+
+    async def initialize(self, protocol_version: int, **kwargs: Any) -> InitializeResponse:
+        return InitializeResponse(
+            protocol_version=min(protocol_version, PROTOCOL_VERSION),
+            agent_capabilities=AgentCapabilities(load_session=True),
+            agent_info=Implementation(name="codelab-runtime", title="CodeLab", version="0.1.0"),
+        )
+
+    async def new_session(self, cwd: str, **kwargs: Any) -> NewSessionResponse:
+        session_id = _codelab_meta(kwargs).get("sessionId")
+        if not isinstance(session_id, str) or not session_id:
+            raise RequestError.invalid_params({"reason": "_meta.codelab.sessionId is required"})
+        if session_id != self._session_id:
+            raise RequestError.invalid_params({"reason": "sessionId does not match this session"})
+        if self.state is None:  # a redelivered session/new finds the session already made
+            self.state = SessionState(session_id, self._owner, cwd, self._deps.default_mode)
+            await self._deps.bus.publish(
+                ev.SessionCreated(
+                    session_id=session_id, owner=self._owner, cwd=cwd, mode=self.state.mode
+                )
+            )
+        return NewSessionResponse(session_id=session_id, modes=self._modes(self.state))
+
+    async def load_session(self, cwd: str, session_id: str, **kwargs: Any) -> LoadSessionResponse:
+        state = self._require(session_id)
+        # The gateway replays the output stream itself; what we owe a reconnected client is
+        # the requests it has not answered yet, in case it saw them before it dropped.
+        await self._transport.resend_outstanding()
+        return LoadSessionResponse(modes=self._modes(state))
+
+    async def set_session_mode(
+        self, session_id: str, mode_id: str, **kwargs: Any
+    ) -> SetSessionModeResponse:
+        state = self._require(session_id)
+        if mode_id not in self._deps.agents:
+            raise RequestError.invalid_params({"reason": f"unknown mode '{mode_id}'"})
+        if mode_id != state.mode:
+            await switch_mode(
+                self._client,
+                self._deps.bus,
+                state,
+                mode_id,
+                reason="set by user",
+                by="user",
+                correlation_id=None,
+            )
+        return SetSessionModeResponse()
+
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> PromptResponse:
+        state = self._require(session_id)
+        if self.busy:
+            raise RequestError.invalid_request({"reason": "a prompt turn is already running"})
+        input_id = _codelab_meta(kwargs).get(META_INPUT_ID) or "local"
+        turn_id = f"turn_{input_id}"
+        # A prompt we see again (its previous owner died mid-turn) restarts from scratch.
+        if any(h.correlation_id == turn_id for h in state.history):
+            state.drop_turn(turn_id)
+            await self._deps.store.delete_turn(session_id, turn_id)
+        self._cancelled = False
+        self._turn = asyncio.create_task(
+            run_turn(self._new_turn(state, turn_id), prompt_to_text(prompt))
+        )
+        try:
+            stop_reason = await self._turn
+        except asyncio.CancelledError:
+            if self._cancelled and self._turn.cancelled():
+                return PromptResponse(stop_reason="cancelled")
+            raise
+        finally:
+            self._transport.forget_outstanding()
+        return PromptResponse(stop_reason=stop_reason)
+
+    def _new_turn(self, state: SessionState, turn_id: str) -> Turn:
+        deps = self._deps
+
+        async def switcher(to_mode: str, reason: str) -> str | None:
+            await switch_mode(
+                self._client,
+                deps.bus,
+                state,
+                to_mode,
+                reason=reason,
+                by="agent",
+                correlation_id=turn_id,
+            )
+            return None
+
+        ops = ClientOps(self._client, state.session_id, state.cwd, deps.limits)
+        tools = ToolRunner(
+            self._client, ops, deps.bus, state, turn_id, switcher, deps.limits.output_limit_bytes
+        )
+        return Turn(
+            client=self._client,
+            model=deps.model,
+            bus=deps.bus,
+            agents=deps.agents,
+            state=state,
+            tools=tools,
+            turn_id=turn_id,
+            max_model_calls=deps.max_model_calls,
+        )
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        if session_id == self._session_id and self.busy and self._turn is not None:
+            self._cancelled = True
+            self._turn.cancel()
+
+    async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        raise RequestError.method_not_found(f"_{method}")
+
+    async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
+        log.debug("ignoring extension notification %s", method)
+
+    def on_connect(self, conn: Any) -> None:
+        return None

@@ -1,0 +1,101 @@
+"""The runtime service: probes and metrics over HTTP; the agent work runs in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from codelab_common.app import create_service_app
+from codelab_common.eventbus import EventBus
+from codelab_common.http import create_http_client
+from codelab_common.logging import configure_logging
+from codelab_common.sessions import RedisSessionChannel
+from codelab_common.settings import secret_value
+from codelab_runtime.adapters.openai_model import OpenAIChatModel
+from codelab_runtime.adapters.tokens import ClientCredentialsTokens
+from codelab_runtime.agent import RuntimeDeps
+from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
+from codelab_runtime.settings import RuntimeSettings
+from codelab_runtime.subscribers import install_subscribers
+from codelab_runtime.tools.client_ops import ToolLimits
+from codelab_runtime.worker import RuntimeSupervisor
+
+
+def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
+    """Build the runtime app; the supervisor starts with the lifespan and stops with it."""
+    settings = settings or RuntimeSettings()
+    configure_logging("agent-runtime", settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        engine = create_engine(settings.resolved_database_url())
+        http = create_http_client(timeout=settings.llm_timeout_s)
+        try:
+            await migrate(engine)
+            store = SessionStore(engine)
+            bus = EventBus()
+            install_subscribers(bus, store, app.state.metrics_registry)
+            secret = secret_value(settings.client_secret)
+            tokens = (
+                ClientCredentialsTokens(
+                    http,
+                    settings.token_url,
+                    settings.client_id,
+                    secret,
+                    scope=settings.token_scope,
+                    resource=settings.token_resource,
+                )
+                if secret
+                else None
+            )
+            model = OpenAIChatModel(
+                http,
+                settings.llm_proxy_url,
+                settings.model,
+                tokens,
+                allow_requests=settings.allow_model_requests,
+            )
+            deps = RuntimeDeps(
+                model=model,
+                bus=bus,
+                store=store,
+                agents=default_agents(),
+                limits=ToolLimits(settings.command_timeout_s, settings.tool_output_limit_bytes),
+                max_model_calls=settings.max_model_calls_per_turn,
+                default_mode=settings.default_mode,
+            )
+            channel = RedisSessionChannel(redis, settings.redis_prefix)
+            supervisor = RuntimeSupervisor(
+                channel,
+                deps,
+                settings.instance_id,
+                lease_ttl_ms=settings.lease_ttl_ms,
+                idle_release_s=settings.idle_release_s,
+                wakeup_block_ms=settings.wakeup_block_ms,
+            )
+
+            async def redis_ready() -> None:
+                await redis.ping()
+
+            app.state.readiness_checks["redis"] = redis_ready
+            app.state.readiness_checks["database"] = store.ping
+            app.state.settings = settings
+            app.state.bus = bus
+            app.state.store = store
+            app.state.supervisor = supervisor
+            supervisor.start()
+            try:
+                yield
+            finally:
+                await supervisor.stop()
+        finally:
+            await http.aclose()
+            await engine.dispose()
+            await redis.aclose()
+
+    return create_service_app("agent-runtime", lifespan=lifespan, title="CodeLab agent runtime")

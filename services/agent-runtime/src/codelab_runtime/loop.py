@@ -1,0 +1,245 @@
+"""The agent loop: one function runs every agent, switching agents as the model decides.
+
+A turn calls the current agent's model with its instructions, tools and the session's
+history; streams text to the client as it arrives; runs the tool calls; and repeats
+until the model answers without tool calls (``end_turn``), the per-turn budget of model
+calls is spent (``max_turn_requests``), or the model stops for length or refusal.
+Cancellation is plain ``asyncio`` cancellation of the task running this function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from acp import update_agent_message_text
+from acp.agent.connection import AgentSideConnection
+from acp.helpers import update_current_mode
+from acp.schema import StopReason
+
+from codelab_common import events as ev
+from codelab_common.eventbus import EventBus
+from codelab_runtime.agents.specs import AgentSpec
+from codelab_runtime.model.base import (
+    AssembledToolCall,
+    ChatModel,
+    ChatRequest,
+    Finish,
+    TextDelta,
+    ToolCallAssembler,
+    ToolCallDelta,
+    UsageReport,
+)
+from codelab_runtime.state import HistoryItem, SessionState
+from codelab_runtime.tools.definitions import tools_for
+from codelab_runtime.tools.runner import ModeSwitcher, ToolRunner
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything one prompt turn works with."""
+
+    client: AgentSideConnection
+    model: ChatModel
+    bus: EventBus
+    agents: dict[str, AgentSpec]
+    state: SessionState
+    tools: ToolRunner
+    turn_id: str
+    max_model_calls: int
+
+    def ids(self) -> dict[str, Any]:
+        return {"session_id": self.state.session_id, "correlation_id": self.turn_id}
+
+    async def say(self, text: str) -> None:
+        await self.client.session_update(self.state.session_id, update_agent_message_text(text))
+
+    async def record(self, event: ev.UserMessage | ev.AgentMessage | ev.ToolMessage) -> None:
+        agent = getattr(event, "agent", self.state.mode)
+        self.state.history.append(HistoryItem(event.message, self.turn_id, agent))
+        await self.bus.publish(event)
+
+
+@dataclass(slots=True)
+class ModelAnswer:
+    """What one model call produced."""
+
+    text: str
+    tool_calls: list[AssembledToolCall]
+    finish_reason: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _system_prompt(spec: AgentSpec, state: SessionState) -> str:
+    return f"{spec.instructions}\n\nWorkspace root: {state.cwd}\nCurrent mode: {spec.mode_id}\n"
+
+
+async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnswer:
+    request = ChatRequest(
+        messages=[
+            {"role": "system", "content": _system_prompt(spec, turn.state)},
+            *(h.message for h in turn.state.history),
+        ],
+        tools=[t.openai_schema() for t in tools_for(spec)],
+        session_id=turn.state.session_id,
+        agent=spec.mode_id,
+        correlation_id=turn.turn_id,
+    )
+    await turn.bus.publish(
+        ev.LlmCallStarted(
+            **turn.ids(), agent=spec.mode_id, model=turn.model.name, call_index=call_index
+        )
+    )
+    started = time.perf_counter()
+    answer = ModelAnswer(text="", tool_calls=[], finish_reason="stop")
+    assembler = ToolCallAssembler()
+    async for event in turn.model.stream(request):
+        match event:
+            case TextDelta(text=text):
+                answer.text += text
+                await turn.say(text)
+            case ToolCallDelta():
+                assembler.add(event)
+            case UsageReport(prompt_tokens=p, completion_tokens=c):
+                answer.prompt_tokens, answer.completion_tokens = p, c
+            case Finish(reason=reason):
+                answer.finish_reason = reason
+    answer.tool_calls = assembler.calls()
+    await turn.bus.publish(
+        ev.LlmCallCompleted(
+            **turn.ids(),
+            agent=spec.mode_id,
+            model=turn.model.name,
+            finish_reason=answer.finish_reason,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+    return answer
+
+
+async def _run_tools(turn: Turn, spec: AgentSpec, calls: list[AssembledToolCall]) -> None:
+    for call in calls:
+        if turn.state.mode != spec.mode_id:
+            # The batch was planned by the previous agent; the new one decides afresh.
+            text = f"Skipped: the conversation was handed to {turn.state.mode} first."
+        else:
+            text = (await turn.tools.run(call, spec)).text
+        await turn.record(
+            ev.ToolMessage(
+                **turn.ids(),
+                agent=spec.mode_id,
+                tool_call_id=call.id,
+                message={"role": "tool", "tool_call_id": call.id, "content": text},
+            )
+        )
+
+
+async def _close_dangling_calls(turn: Turn) -> None:
+    """After a cancel, answer the tool calls left open so the history stays valid."""
+    answered = {h.message.get("tool_call_id") for h in turn.state.history}
+    last = next((h for h in reversed(turn.state.history) if h.message.get("tool_calls")), None)
+    for part in last.message["tool_calls"] if last else []:
+        if part["id"] not in answered:
+            await turn.record(
+                ev.ToolMessage(
+                    **turn.ids(),
+                    agent=turn.state.mode,
+                    tool_call_id=part["id"],
+                    message={
+                        "role": "tool",
+                        "tool_call_id": part["id"],
+                        "content": "Cancelled by the user.",
+                    },
+                )
+            )
+
+
+async def run_turn(turn: Turn, user_text: str) -> StopReason:
+    """Run one prompt turn to its stop reason (raises ``CancelledError`` when cancelled)."""
+    await turn.record(
+        ev.UserMessage(**turn.ids(), text=user_text, message={"role": "user", "content": user_text})
+    )
+    await turn.bus.publish(ev.TaskStarted(**turn.ids(), agent=turn.state.mode))
+    calls = 0
+    try:
+        while calls < turn.max_model_calls:
+            calls += 1
+            spec = turn.agents[turn.state.mode]
+            try:
+                answer = await _call_model(turn, spec, calls)
+            except Exception as exc:  # any model failure ends the turn with a clear message
+                return await _model_failed(turn, spec, exc, calls)
+            message: dict[str, Any] = {"role": "assistant", "content": answer.text or None}
+            if answer.tool_calls:
+                message["tool_calls"] = [c.as_message_part() for c in answer.tool_calls]
+            await turn.record(
+                ev.AgentMessage(
+                    **turn.ids(),
+                    agent=spec.mode_id,
+                    text=answer.text,
+                    tool_call_count=len(answer.tool_calls),
+                    message=message,
+                )
+            )
+            if answer.finish_reason == "content_filter":
+                await turn.say("\n\nThe model declined to answer this request.")
+                return await _finish(turn, "refusal", calls)
+            if answer.finish_reason == "length" and not answer.tool_calls:
+                return await _finish(turn, "max_tokens", calls)
+            if not answer.tool_calls:
+                return await _finish(turn, "end_turn", calls)
+            await _run_tools(turn, spec, answer.tool_calls)
+        await turn.say(f"\n\nStopped after {calls} model calls (the per-turn limit).")
+        return await _finish(turn, "max_turn_requests", calls)
+    except asyncio.CancelledError:
+        await _close_dangling_calls(turn)
+        await turn.bus.publish(ev.TaskCancelled(**turn.ids()))
+        raise
+
+
+async def _model_failed(turn: Turn, spec: AgentSpec, exc: Exception, calls: int) -> StopReason:
+    error = str(exc) or type(exc).__name__
+    await turn.bus.publish(
+        ev.LlmCallFailed(**turn.ids(), agent=spec.mode_id, model=turn.model.name, error=error)
+    )
+    await turn.bus.publish(ev.TaskFailed(**turn.ids(), error=error))
+    await turn.say(f"\n\nThe model call failed ({type(exc).__name__}): {error}")
+    return "end_turn"
+
+
+async def _finish(turn: Turn, reason: StopReason, calls: int) -> StopReason:
+    await turn.bus.publish(ev.TaskCompleted(**turn.ids(), stop_reason=reason, model_calls=calls))
+    return reason
+
+
+async def switch_mode(
+    client: AgentSideConnection,
+    bus: EventBus,
+    state: SessionState,
+    to_mode: str,
+    *,
+    reason: str,
+    by: str,
+    correlation_id: str | None,
+) -> None:
+    """Make ``to_mode`` current, tell the client (``current_mode_update``) and the bus."""
+    from_mode, state.mode = state.mode, to_mode
+    await client.session_update(state.session_id, update_current_mode(to_mode))
+    await bus.publish(
+        ev.ModeSwitched(
+            session_id=state.session_id,
+            correlation_id=correlation_id,
+            from_mode=from_mode,
+            to_mode=to_mode,
+            reason=reason,
+            by="user" if by == "user" else "agent",
+        )
+    )
+
+
+__all__ = ["ModeSwitcher", "Turn", "run_turn", "switch_mode"]

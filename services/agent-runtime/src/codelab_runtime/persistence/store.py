@@ -1,0 +1,114 @@
+"""Sessions and messages in SQL (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from codelab_runtime.persistence.models import MessageRow, SessionRow
+from codelab_runtime.state import HistoryItem, SessionState
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; for a SQLite file, make sure its directory exists."""
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every alembic migration (run at startup)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)
+
+
+class SessionStore:
+    """Reads and writes the runtime's durable session state."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def create_session(self, session_id: str, owner: str, cwd: str, mode: str) -> None:
+        async with self._sessions.begin() as db:
+            if await db.get(SessionRow, session_id) is None:
+                db.add(SessionRow(id=session_id, owner=owner, cwd=cwd, mode=mode))
+
+    async def set_mode(self, session_id: str, mode: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(SessionRow).where(SessionRow.id == session_id).values(mode=mode)
+            )
+
+    async def add_message(
+        self,
+        session_id: str,
+        content: dict[str, Any],
+        *,
+        agent_mode: str,
+        correlation_id: str | None,
+    ) -> None:
+        async with self._sessions.begin() as db:
+            db.add(
+                MessageRow(
+                    session_id=session_id,
+                    role=str(content.get("role", "")),
+                    agent_mode=agent_mode,
+                    content=content,
+                    correlation_id=correlation_id,
+                )
+            )
+
+    async def delete_turn(self, session_id: str, correlation_id: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                delete(MessageRow).where(
+                    MessageRow.session_id == session_id,
+                    MessageRow.correlation_id == correlation_id,
+                )
+            )
+
+    async def load(self, session_id: str) -> SessionState | None:
+        """The session with its full history, or ``None`` if it was never created."""
+        async with self._sessions() as db:
+            row = await db.get(SessionRow, session_id)
+            if row is None:
+                return None
+            messages = await db.scalars(
+                select(MessageRow)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.id)
+            )
+            history = [HistoryItem(m.content, m.correlation_id, m.agent_mode) for m in messages]
+        return SessionState(
+            session_id=row.id, owner=row.owner, cwd=row.cwd, mode=row.mode, history=history
+        )
+
+    async def messages(self, session_id: str) -> list[MessageRow]:
+        async with self._sessions() as db:
+            rows = await db.scalars(
+                select(MessageRow)
+                .where(MessageRow.session_id == session_id)
+                .order_by(MessageRow.id)
+            )
+            return list(rows)

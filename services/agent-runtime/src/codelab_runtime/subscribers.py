@@ -1,0 +1,113 @@
+"""Event-bus subscribers: Prometheus metrics, persistence, and a structured audit line."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter
+
+from codelab_common import events as ev
+from codelab_common.eventbus import EventBus
+from codelab_runtime.persistence.store import SessionStore
+
+audit_log = logging.getLogger("codelab.audit")
+
+
+class RuntimeMetrics:
+    """Turns, tool calls, mode switches, model calls and tokens, in the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.turns = Counter(
+            "codelab_runtime_turns", "Prompt turns by outcome", ["outcome"], registry=registry
+        )
+        self.tool_calls = Counter(
+            "codelab_runtime_tool_calls",
+            "Tool calls by tool and outcome",
+            ["tool", "outcome"],
+            registry=registry,
+        )
+        self.mode_switches = Counter(
+            "codelab_runtime_mode_switches",
+            "Agent mode switches",
+            ["from_mode", "to_mode", "by"],
+            registry=registry,
+        )
+        self.llm_calls = Counter(
+            "codelab_runtime_llm_calls",
+            "Model calls by agent and outcome",
+            ["agent", "outcome"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "codelab_runtime_llm_tokens", "Tokens used", ["agent", "kind"], registry=registry
+        )
+
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(ev.TaskCompleted, lambda e: self.turns.labels(e.stop_reason).inc())
+        bus.subscribe(ev.TaskCancelled, lambda e: self.turns.labels("cancelled").inc())
+        bus.subscribe(ev.TaskFailed, lambda e: self.turns.labels("failed").inc())
+        bus.subscribe(ev.ToolCompleted, lambda e: self.tool_calls.labels(e.tool, "completed").inc())
+        bus.subscribe(ev.ToolFailed, lambda e: self.tool_calls.labels(e.tool, "failed").inc())
+        bus.subscribe(
+            ev.ToolRejected, lambda e: self.tool_calls.labels(e.tool, f"rejected_{e.reason}").inc()
+        )
+        bus.subscribe(
+            ev.ModeSwitched,
+            lambda e: self.mode_switches.labels(e.from_mode, e.to_mode, e.by).inc(),
+        )
+        bus.subscribe(ev.LlmCallFailed, lambda e: self.llm_calls.labels(e.agent, "failed").inc())
+        bus.subscribe(ev.LlmCallCompleted, self._on_llm_completed)
+
+    def _on_llm_completed(self, event: ev.LlmCallCompleted) -> None:
+        self.llm_calls.labels(event.agent, "completed").inc()
+        self.tokens.labels(event.agent, "prompt").inc(event.prompt_tokens)
+        self.tokens.labels(event.agent, "completion").inc(event.completion_tokens)
+
+
+class PersistenceSubscriber:
+    """Writes sessions, mode changes and messages as they happen (awaited: durable first)."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(ev.SessionCreated, self._on_created)
+        bus.subscribe(ev.ModeSwitched, self._on_mode)
+        bus.subscribe(ev.UserMessage, self._on_message)
+        bus.subscribe(ev.AgentMessage, self._on_message)
+        bus.subscribe(ev.ToolMessage, self._on_message)
+
+    async def _on_created(self, event: ev.SessionCreated) -> None:
+        await self._store.create_session(event.session_id, event.owner, event.cwd, event.mode)
+
+    async def _on_mode(self, event: ev.ModeSwitched) -> None:
+        await self._store.set_mode(event.session_id, event.to_mode)
+
+    async def _on_message(self, event: ev.UserMessage | ev.AgentMessage | ev.ToolMessage) -> None:
+        agent = event.agent if not isinstance(event, ev.UserMessage) else ""
+        await self._store.add_message(
+            event.session_id, event.message, agent_mode=agent, correlation_id=event.correlation_id
+        )
+
+
+# Message bodies stay out of the audit trail: they can hold code and secrets.
+_AUDIT_EXCLUDE = {"message", "text", "arguments"}
+
+
+def audit(event: ev.BaseEvent) -> None:
+    """One structured log line per event (logger ``codelab.audit``)."""
+    fields = event.model_dump(mode="json", exclude=_AUDIT_EXCLUDE)
+    audit_log.info("event %s", fields.get("type"), extra={"event": fields})
+
+
+def install_subscribers(
+    bus: EventBus, store: SessionStore, registry: CollectorRegistry | None
+) -> RuntimeMetrics | None:
+    """Wire the standard subscribers; persistence first, so observers see durable facts."""
+    PersistenceSubscriber(store).subscribe(bus)
+    metrics = None
+    if registry is not None:
+        metrics = RuntimeMetrics(registry)
+        metrics.subscribe(bus)
+    bus.subscribe_all(audit)
+    return metrics
