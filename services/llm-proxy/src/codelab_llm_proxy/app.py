@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from codelab_common.app import create_service_app
+from codelab_common.app import Lifespan, create_service_app
 from codelab_common.http import create_http_client
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
@@ -26,7 +26,7 @@ from codelab_llm_proxy.settings import LlmProxySettings
 SERVICE = "llm-proxy"
 
 
-def _lifespan(settings: LlmProxySettings) -> object:
+def _lifespan(settings: LlmProxySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = load_config(settings.config_path)
@@ -64,7 +64,7 @@ def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
     # colour codes) at INFO; our own per-request line says what operators need.
     for noisy in ("LiteLLM Router", "LiteLLM Proxy", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app = create_service_app(SERVICE, lifespan=_lifespan(settings))  # type: ignore[arg-type]
+    app = create_service_app(SERVICE, lifespan=_lifespan(settings))
     app.state.settings = settings
     app.state.llm_metrics = LlmMetrics(app.state.metrics_registry)
     app.include_router(chat.router)
