@@ -138,16 +138,16 @@ class EditorClient:
             self.after_seq = entry.seq
             await self._handle(entry.message)
 
-    async def wait_response(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def wait_response(self, request_id: str, within: float = 5.0) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + within
         while request_id not in self.responses:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"no response to {request_id}; updates={self.updates[-5:]}")
             await self.pump()
         return self.responses[request_id]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + within
         while not predicate():
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("condition not reached")

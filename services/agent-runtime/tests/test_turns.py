@@ -121,9 +121,9 @@ async def test_cancel_while_waiting_on_the_model(replica: Replica, client: Edito
     replica.model.add(ScriptedResponse(text=["thinking", "more", "and more"], delay_s=1.0))
     await client.new_session()
     rid = await client.prompt("long task")
-    await client.wait_for(lambda: len(client.texts()) >= 1, timeout=5)
+    await client.wait_for(lambda: len(client.texts()) >= 1, within=5)
     await client.notify("session/cancel", {"sessionId": client.session_id})
-    response = await client.wait_response(rid, timeout=1.5)
+    response = await client.wait_response(rid, within=1.5)
     assert response["result"]["stopReason"] == "cancelled"
     assert any(isinstance(e, ev.TaskCancelled) for e in replica.events)
 
@@ -138,7 +138,7 @@ async def test_cancel_while_waiting_on_a_permission(replica: Replica, client: Ed
     rid = await client.prompt("run it")
     await client.wait_for(lambda: bool(client.agent_requests))
     await client.notify("session/cancel", {"sessionId": client.session_id})
-    response = await client.wait_response(rid, timeout=2)
+    response = await client.wait_response(rid, within=2)
     assert response["result"]["stopReason"] == "cancelled"
     # The next turn starts from a valid history (the open tool call was closed).
     replica.model.add(ScriptedResponse(text=["ok"]))

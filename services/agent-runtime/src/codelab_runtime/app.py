@@ -18,6 +18,7 @@ from codelab_runtime.adapters.openai_model import OpenAIChatModel
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.agent import RuntimeDeps
 from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
 from codelab_runtime.settings import RuntimeSettings
 from codelab_runtime.subscribers import install_subscribers
@@ -25,8 +26,13 @@ from codelab_runtime.tools.client_ops import ToolLimits
 from codelab_runtime.worker import RuntimeSupervisor
 
 
-def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
-    """Build the runtime app; the supervisor starts with the lifespan and stops with it."""
+def create_app(
+    settings: RuntimeSettings | None = None, *, chat_model: ChatModel | None = None
+) -> FastAPI:
+    """Build the runtime app; the supervisor starts with the lifespan and stops with it.
+
+    ``chat_model`` replaces the llm-proxy adapter (tests and demos pass a scripted model).
+    """
     settings = settings or RuntimeSettings()
     configure_logging("agent-runtime", settings.log_level, settings.log_json)
 
@@ -53,7 +59,7 @@ def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
                 if secret
                 else None
             )
-            model = OpenAIChatModel(
+            model: ChatModel = chat_model or OpenAIChatModel(
                 http,
                 settings.llm_proxy_url,
                 settings.model,

@@ -112,6 +112,11 @@ class SessionTransport:
         return {**message, "id": sdk_id}
 
     async def send(self, message: dict[str, Any]) -> None:
+        if self._closed:
+            # A stopped session (replica shutdown, lease lost) must not speak for it any
+            # more: in particular, no error answer to the prompt the next owner will re-run.
+            log.debug("dropping output of a stopped session", extra={"rpc_id": message.get("id")})
+            return
         if "method" in message and message.get("id") is not None:
             sdk_id = message["id"]
             our_id = f"rt:{self.epoch}:{sdk_id}"

@@ -97,6 +97,7 @@ class SessionWorker:
             ):
                 log.warning("lost the lease of session %s", self.session_id)
                 self.lost_lease = True
+                self.request_stop()
                 listen.cancel()
                 return
 

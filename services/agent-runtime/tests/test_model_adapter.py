@@ -1,0 +1,168 @@
+"""The llm-proxy adapter against a small fake proxy and token endpoint (real ASGI apps)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from codelab_runtime.adapters.openai_model import OpenAIChatModel
+from codelab_runtime.adapters.tokens import ClientCredentialsTokens
+from codelab_runtime.errors import ModelCallError, ModelRequestsDisabled
+from codelab_runtime.model.base import (
+    ChatRequest,
+    Finish,
+    TextDelta,
+    ToolCallAssembler,
+    ToolCallDelta,
+    UsageReport,
+)
+
+CHUNKS: list[dict[str, Any]] = [
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+    {"choices": [{"index": 0, "delta": {"content": "lo"}}]},
+    {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "read_file", "arguments": '{"pa'},
+                        }
+                    ]
+                },
+            }
+        ]
+    },
+    {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'th": "a.py"}'}}]},
+            }
+        ]
+    },
+    {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 7}},
+]
+
+
+def fake_mesh(seen: dict[str, Any]) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/oauth/token")
+    async def token(
+        request: Request, grant_type: str = Form(), scope: str = Form(), resource: str = Form()
+    ) -> JSONResponse:
+        seen.setdefault("token_calls", []).append(
+            {
+                "grant_type": grant_type,
+                "scope": scope,
+                "resource": resource,
+                "auth": request.headers.get("authorization"),
+            }
+        )
+        return JSONResponse({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 600})
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request) -> Any:
+        seen["body"] = await request.json()
+        seen["headers"] = dict(request.headers)
+        if request.headers.get("authorization") != "Bearer tok-1":
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+
+        async def events() -> AsyncIterator[str]:
+            for chunk in CHUNKS:
+                yield f"data: {json.dumps(chunk)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def chat_request() -> ChatRequest:
+    return ChatRequest(
+        messages=[{"role": "user", "content": "hi"}],
+        tools=[],
+        session_id="sess_1",
+        agent="coder",
+        correlation_id="turn_1",
+    )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    seen: dict[str, Any] = {}
+    transport = httpx.ASGITransport(app=fake_mesh(seen))
+    async with httpx.AsyncClient(transport=transport, base_url="http://mesh") as client:
+        yield client, seen
+
+
+async def test_streams_text_tool_calls_and_usage_with_our_headers(
+    http: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, seen = http
+    tokens = ClientCredentialsTokens(
+        client,
+        "http://mesh/oauth/token",
+        "codelab-runtime",
+        "s3cret",
+        scope="llm:invoke",
+        resource="codelab-llm-proxy",
+    )
+    model = OpenAIChatModel(client, "http://mesh/v1", "codelab-default", tokens)
+    events = [e async for e in model.stream(chat_request())]
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hel"), TextDelta("lo")]
+    assembler = ToolCallAssembler()
+    for e in events:
+        if isinstance(e, ToolCallDelta):
+            assembler.add(e)
+    [tool_call] = assembler.calls()
+    assert (tool_call.id, tool_call.name, json.loads(tool_call.arguments)) == (
+        "call_1",
+        "read_file",
+        {"path": "a.py"},
+    )
+    assert Finish("tool_calls") in events
+    assert UsageReport(12, 7) in events
+    assert seen["body"]["stream"] is True
+    assert seen["body"]["stream_options"] == {"include_usage": True}
+    assert seen["headers"]["x-codelab-session"] == "sess_1"
+    assert seen["headers"]["x-codelab-agent"] == "coder"
+    assert seen["headers"]["x-correlation-id"] == "turn_1"
+    # A second call reuses the cached token.
+    _ = [e async for e in model.stream(chat_request())]
+    [call] = seen["token_calls"]
+    assert call["grant_type"] == "client_credentials"
+    assert call["scope"] == "llm:invoke"
+    assert call["resource"] == "codelab-llm-proxy"
+    assert call["auth"].startswith("Basic ")
+
+
+async def test_proxy_error_is_a_model_call_error(
+    http: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, _ = http
+    model = OpenAIChatModel(client, "http://mesh/v1", "m", tokens=None)  # no token: 401
+    with pytest.raises(ModelCallError, match="401"):
+        _ = [e async for e in model.stream(chat_request())]
+
+
+async def test_kill_switch_blocks_network_models(
+    http: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, seen = http
+    model = OpenAIChatModel(client, "http://mesh/v1", "m", None, allow_requests=False)
+    with pytest.raises(ModelRequestsDisabled):
+        _ = [e async for e in model.stream(chat_request())]
+    assert "body" not in seen
