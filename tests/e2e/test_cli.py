@@ -74,7 +74,7 @@ async def test_codelab_acp_bridge_speaks_acp_on_stdio(mesh: RunningMesh, tmp_pat
     script = f"bridge-{uuid.uuid4().hex[:8]}"
     mesh.set_script(script, [Reply.text("Hello from behind the bridge.")])
     client = RecordingClient(tmp_path, allow=False)
-    async with spawn_stdio_transport(CODELAB, "acp", env=env) as (writer, reader, _process):
+    async with spawn_stdio_transport(CODELAB, "acp", env=env) as (reader, writer, _process):
         conn = connect_to_agent(client, writer, reader)
         init = await conn.initialize(
             protocol_version=PROTOCOL_VERSION,

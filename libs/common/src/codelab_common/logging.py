@@ -24,6 +24,20 @@ _SECRET_PATTERNS = [
     ),
 ]
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Attributes third-party libraries stamp on every record (litellm) that say nothing to us.
+_IGNORED_ATTRS = {"litellm_redacted"}
+# Loggers that log request details (URLs, headers, SQL parameters) at INFO or DEBUG.
+NOISY_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "LiteLLM",
+    "LiteLLM Router",
+    "LiteLLM Proxy",
+    "litellm",
+    "aiosqlite",
+    "sqlalchemy.engine",
+)
 
 
 def redact(text: str) -> str:
@@ -67,7 +81,7 @@ class JsonFormatter(logging.Formatter):
         if trace_id := _trace_id():
             entry["trace_id"] = trace_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+            if key not in _STANDARD_ATTRS and key not in _IGNORED_ATTRS and not key.startswith("_"):
                 entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
@@ -96,6 +110,5 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
         uv_logger = logging.getLogger(name)
         uv_logger.handlers[:] = []
         uv_logger.propagate = True
-    # litellm and httpx log request details (including headers) at INFO/DEBUG.
-    for noisy in ("httpx", "httpcore", "LiteLLM", "litellm"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -21,8 +21,9 @@ JSONRPC_VERSION = "2.0"
 META_NAMESPACE = "codelab"
 # session/load: {"_meta": {"codelab": {"lastSeq": N}}} -> replay only what came after N.
 META_LAST_SEQ = "lastSeq"
-# Every message the gateway relays to a client carries {"_meta": {"codelab": {"seq": N}}}
-# at the top level of the JSON-RPC object when it came from the session's output stream.
+# Every message the gateway relays from a session's output stream carries its sequence
+# number: requests/notifications in params._meta.codelab.seq, responses with an object
+# result in result._meta.codelab.seq (see docs/protocol.md).
 META_SEQ = "seq"
 
 # Extension notifications (agent -> client).

@@ -315,21 +315,23 @@ class MemorySessionChannel:
         self._next_wakeup = 0
         self._leases: dict[str, tuple[str, float]] = {}
         self._counter = 0
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
 
     def _session(self, session_id: str) -> _MemorySession:
         return self._sessions.setdefault(session_id, _MemorySession())
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        # Swap in a fresh event so every waiter of the old one wakes exactly once.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def _wait(self, block_ms: int | None) -> None:
+        # A plain Event (not a Condition) so that cancelling a blocked reader never
+        # leaves a lock behind: Condition.wait re-acquires its lock even when cancelled.
         if not block_ms:
             return
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), block_ms / 1000)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), block_ms / 1000)
 
     async def create_session(self, record: SessionRecord) -> None:
         self._records[record.session_id] = record
