@@ -18,8 +18,6 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 import websockets
-from codelab_common.sessions import InputEntry, RedisSessionChannel
-from codelab_testing.tokens import TestIssuer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,8 +25,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection
 
+from codelab_common.sessions import InputEntry, RedisSessionChannel
 from codelab_gateway.app import create_app
 from codelab_gateway.settings import GatewaySettings
+from codelab_testing.tokens import TestIssuer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MODES = {
@@ -44,7 +44,9 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, log_level="warning", timeout_graceful_shutdown=1, ws="websockets-sansio"
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -60,9 +62,9 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
         sock.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def issuer() -> TestIssuer:
-    return TestIssuer()
+    return TestIssuer()  # session-wide: generating an RSA key is the slow part
 
 
 @pytest.fixture
@@ -132,9 +134,11 @@ class ScriptedRuntime:
         self._pending: dict[str, tuple[str, Any]] = {}  # agent request id -> (session, prompt id)
         self._counter = 0
         self._changed = asyncio.Event()
+        self.stop = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
+        # Loops on a flag: redis-py may swallow a cancellation during a blocking read.
+        while not self.stop.is_set():
             wakeups = await self.channel.next_wakeups("double", block_ms=100)
             await self.channel.ack_wakeups([w.entry_id for w in wakeups])
             for session_id in dict.fromkeys(w.session_id for w in wakeups):
@@ -144,8 +148,8 @@ class ScriptedRuntime:
                     await self.channel.ack_input(session_id, [entry.entry_id])
                     self._changed.set()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(5):
             while not predicate():
                 self._changed.clear()
                 await self._changed.wait()
@@ -201,6 +205,8 @@ async def runtime(channel: RedisSessionChannel) -> AsyncIterator[ScriptedRuntime
     double = ScriptedRuntime(channel)
     task = asyncio.create_task(double.run())
     yield double
+    double.stop.set()
+    await asyncio.wait([task], timeout=2)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -215,8 +221,8 @@ class AcpClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+    async def recv(self) -> dict[str, Any]:
+        frame = await asyncio.wait_for(self.ws.recv(), 5)
         message: dict[str, Any] = json.loads(frame)
         return message
 

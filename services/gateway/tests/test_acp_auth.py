@@ -9,8 +9,9 @@ import json
 import httpx
 import pytest
 import websockets
-from codelab_testing.tokens import TestIssuer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from codelab_testing.tokens import TestIssuer
 
 
 def _unsigned(issuer: TestIssuer) -> str:

@@ -58,7 +58,7 @@ class AcpConnection:
         self._outstanding: dict[str, JsonId] = {}
         # id_key of an agent -> client request we relayed -> the session it came from
         self._agent_requests: dict[str, str] = {}
-        self._relays: dict[str, asyncio.Task[None]] = {}
+        self._relays: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._send_lock = asyncio.Lock()
         self._closed = asyncio.Event()
 
@@ -119,29 +119,38 @@ class AcpConnection:
     def attach(self, session_id: str, after_seq: int) -> None:
         """Start relaying the session's output after ``after_seq`` (no-op if attached)."""
         if session_id not in self._relays and not self.closed:
-            self._relays[session_id] = asyncio.create_task(
-                self._relay(session_id, after_seq), name=f"relay:{self.id}:{session_id}"
+            stop = asyncio.Event()
+            task = asyncio.create_task(
+                self._relay(session_id, after_seq, stop), name=f"relay:{self.id}:{session_id}"
             )
+            self._relays[session_id] = (task, stop)
 
     async def detach(self, session_id: str) -> None:
-        if (task := self._relays.pop(session_id, None)) is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop relaying a session; returns once the relay has stopped (or will, see below)."""
+        if (relay := self._relays.pop(session_id, None)) is None:
+            return
+        task, stop = relay
+        stop.set()
+        task.cancel()
+        # A cancellation swallowed by the Redis client leaves the task running until its
+        # current read ends; it sees ``stop`` then, so do not wait for it forever.
+        await asyncio.wait([task], timeout=self._block_ms / 1000 + 1)
 
     async def detach_all(self) -> None:
         for session_id in list(self._relays):
             await self.detach(session_id)
 
-    async def _relay(self, session_id: str, after_seq: int) -> None:
+    async def _relay(self, session_id: str, after_seq: int, stop: asyncio.Event) -> None:
         try:
             async for entry in tail_output(
-                self.channel, session_id, after_seq, block_ms=self._block_ms
+                self.channel, session_id, after_seq, block_ms=self._block_ms, stop=stop
             ):
                 await self.deliver(session_id, entry, replay=False)
         except asyncio.CancelledError:
             raise
         except Exception:
+            if stop.is_set():  # a cancellation the Redis client turned into an error
+                return
             # Without its relay the client would silently miss output; make it reconnect.
             log.exception("relay of session %s failed", session_id)
             await self.close(CloseCode.INTERNAL_ERROR, "relay failed")

@@ -7,7 +7,6 @@ connection attached to the same session, arrive there as ``_codelab/response``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -16,7 +15,7 @@ from codelab_common.sessions import SessionChannel
 from codelab_gateway.errors import RuntimeRejected, RuntimeTimeout
 from codelab_gateway.jsonrpc import Message, with_codelab_meta
 from codelab_gateway.metrics import TO_AGENT, GatewayMetrics
-from codelab_gateway.streams import tail_output
+from codelab_gateway.streams import wait_for_response
 
 ORIGIN = "sse"
 
@@ -69,16 +68,14 @@ class RestRelay:
 
     async def _wait_response(self, session_id: str, request_id: str, after_seq: int) -> Message:
         timeout = self._create_timeout
-        block_ms = min(self._block_ms, max(1, int(timeout * 1000)))
-
-        async def scan() -> Message:
-            async for entry in tail_output(self._channel, session_id, after_seq, block_ms=block_ms):
-                message = entry.message
-                if "method" not in message and message.get("id") == request_id:
-                    return message
-            raise AssertionError("tail_output never ends")  # pragma: no cover
-
-        try:
-            return await asyncio.wait_for(scan(), timeout)
-        except TimeoutError as exc:
-            raise RuntimeTimeout(f"no answer to session/new within {timeout:g} s") from exc
+        response = await wait_for_response(
+            self._channel,
+            session_id,
+            request_id,
+            after_seq,
+            timeout_s=timeout,
+            block_ms=self._block_ms,
+        )
+        if response is None:
+            raise RuntimeTimeout(f"no answer to session/new within {timeout:g} s")
+        return response

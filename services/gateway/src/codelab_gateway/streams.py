@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from codelab_common.sessions import OutputEntry, SessionChannel
 
@@ -21,14 +24,49 @@ async def read_backlog(
 
 
 async def tail_output(
-    channel: SessionChannel, session_id: str, after_seq: int, *, block_ms: int
+    channel: SessionChannel,
+    session_id: str,
+    after_seq: int,
+    *,
+    block_ms: int,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[OutputEntry]:
-    """Entries after ``after_seq``, forever: blocking reads, each resuming where the last ended.
+    """Entries after ``after_seq`` until ``stop`` is set: blocking reads, each resuming where
+    the last ended.
 
-    A read that times out just loops, so a cancelled consumer is never stuck for longer
-    than one ``block_ms`` in a read that nobody will use.
+    Why ``stop`` when tasks can be cancelled: redis-py's asyncio client sometimes swallows a
+    cancellation that lands during a blocking read (it surfaces as a retry or a
+    ``ConnectionError`` instead), so a cancelled tail could run on. With ``stop`` set the
+    loop ends after at most one ``block_ms``, whatever happened to the cancellation.
     """
-    while True:
+    while stop is None or not stop.is_set():
         for entry in await channel.read_output(session_id, after_seq, block_ms=block_ms):
+            if stop is not None and stop.is_set():
+                return
             after_seq = entry.seq
             yield entry
+
+
+async def wait_for_response(
+    channel: SessionChannel,
+    session_id: str,
+    request_id: str,
+    after_seq: int,
+    *,
+    timeout_s: float,
+    block_ms: int,
+) -> dict[str, Any] | None:
+    """The response with ``request_id`` appended after ``after_seq``, or None on timeout.
+
+    The deadline is checked between short reads rather than by cancelling a read (see
+    :func:`tail_output` for why cancellation is not to be relied on).
+    """
+    deadline = time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        wait_ms = max(1, min(block_ms, int(remaining * 1000)))
+        for entry in await channel.read_output(session_id, after_seq, block_ms=wait_ms):
+            after_seq = entry.seq
+            message = entry.message
+            if "method" not in message and message.get("id") == request_id:
+                return message
+    return None
