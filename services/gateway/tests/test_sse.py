@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from codelab_testing.tokens import TestIssuer
 
 from codelab_gateway.app import create_app
 from codelab_gateway.settings import GatewaySettings
+from codelab_testing.tokens import TestIssuer
 
 from .conftest import Connect, ScriptedRuntime, serve
 
