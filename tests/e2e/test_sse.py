@@ -141,7 +141,7 @@ async def test_sse_client_end_to_end_then_resume(mesh: RunningMesh, tmp_path: Pa
         loaded = await acp.conn.load_session(
             cwd=str(tmp_path),
             session_id=session_id,
-            field_meta={"codelab": {"lastSeq": int(seen[-1].id or 0)}},
+            codelab={"lastSeq": int(seen[-1].id or 0)},
         )
         assert loaded is not None
         acp.session_id = session_id

@@ -96,8 +96,14 @@ async def test_lease_is_exclusive_and_owner_bound(channel: SessionChannel) -> No
     assert await channel.acquire_lease("sess_1", "rt-2", 10_000)
 
 
-async def test_lease_expires(channel: SessionChannel) -> None:
+async def test_lease_expires_and_the_session_is_orphaned(channel: SessionChannel) -> None:
     assert await channel.acquire_lease("sess_1", "rt-1", 50)
+    assert await channel.acquire_lease("sess_2", "rt-1", 10_000)
+    assert await channel.acquire_lease("sess_3", "rt-1", 10_000)
+    await channel.release_lease("sess_3", "rt-1")
+    assert await channel.orphaned_sessions() == []
     await asyncio.sleep(0.15)
     assert await channel.lease_owner("sess_1") is None
+    assert await channel.orphaned_sessions() == ["sess_1"]
     assert await channel.acquire_lease("sess_1", "rt-2", 10_000)
+    assert await channel.orphaned_sessions() == []

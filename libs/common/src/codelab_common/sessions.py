@@ -11,6 +11,9 @@ Per session there are two streams and a few keys (``P`` is the configured prefix
 * ``P session:{id}:lease``    which runtime replica owns the session (``SET NX PX``, renewed).
 * ``P runtime:wakeups``       stream, group ``runtime``: "session X has input"; any runtime
                               replica may take it and try the lease.
+* ``P runtime:leased``        set of sessions some replica took a lease on and has not released:
+                              one whose lease key expired belongs to a replica that died, and
+                              another replica takes it over (pending input included) unasked.
 
 Delivery is at-least-once: a runtime acks input after handling it, and a replica that takes
 over a session claims the entries its predecessor left pending.
@@ -93,6 +96,7 @@ class SessionChannel(Protocol):
     async def renew_lease(self, session_id: str, owner: str, ttl_ms: int) -> bool: ...
     async def release_lease(self, session_id: str, owner: str) -> None: ...
     async def lease_owner(self, session_id: str) -> str | None: ...
+    async def orphaned_sessions(self) -> list[str]: ...
 
 
 # Allocate the next sequence number and append under it, atomically.
@@ -283,14 +287,33 @@ class RedisSessionChannel:
         if entry_ids:
             await self._redis.xack(self.wakeup_stream, RUNTIME_GROUP, *entry_ids)
 
+    @property
+    def leased_set(self) -> str:
+        return f"{self._prefix}runtime:leased"
+
     async def acquire_lease(self, session_id: str, owner: str, ttl_ms: int) -> bool:
-        return bool(await self._redis.set(self.key(session_id, "lease"), owner, nx=True, px=ttl_ms))
+        taken = await self._redis.set(self.key(session_id, "lease"), owner, nx=True, px=ttl_ms)
+        if taken:
+            await self._redis.sadd(self.leased_set, session_id)
+        return bool(taken)
 
     async def renew_lease(self, session_id: str, owner: str, ttl_ms: int) -> bool:
         return bool(await self._renew(keys=[self.key(session_id, "lease")], args=[owner, ttl_ms]))
 
     async def release_lease(self, session_id: str, owner: str) -> None:
-        await self._release(keys=[self.key(session_id, "lease")], args=[owner])
+        if await self._release(keys=[self.key(session_id, "lease")], args=[owner]):
+            await self._redis.srem(self.leased_set, session_id)
+
+    async def orphaned_sessions(self) -> list[str]:
+        """Sessions whose owner vanished without releasing them (its lease expired)."""
+        members = [_decode(m) for m in await self._redis.smembers(self.leased_set)]
+        if not members:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in members:
+                pipe.exists(self.key(session_id, "lease"))
+            alive = await pipe.execute()
+        return [sid for sid, exists in zip(members, alive, strict=True) if not exists]
 
     async def lease_owner(self, session_id: str) -> str | None:
         value = await self._redis.get(self.key(session_id, "lease"))
@@ -429,6 +452,9 @@ class MemorySessionChannel:
     async def release_lease(self, session_id: str, owner: str) -> None:
         if self._live_lease(session_id) == owner:
             del self._leases[session_id]
+
+    async def orphaned_sessions(self) -> list[str]:
+        return [sid for sid in self._leases if self._live_lease(sid) is None]
 
     async def lease_owner(self, session_id: str) -> str | None:
         return self._live_lease(session_id)

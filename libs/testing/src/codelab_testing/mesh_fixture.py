@@ -97,6 +97,29 @@ class RunningMesh:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    def gateway_ws_url(self, index: int) -> str:
+        """The WebSocket URL of one gateway replica, bypassing nginx."""
+        return f"ws://127.0.0.1:{self.config.gateway_ports[index]}/acp"
+
+    def session_owner(self, session_id: str) -> str | None:
+        """The runtime replica holding the session's lease (e.g. ``runtime-2``)."""
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            value = client.get(f"{self.redis_prefix}session:{session_id}:lease")
+        finally:
+            client.close()
+        return value.decode() if isinstance(value, bytes) else None
+
+    def crash(self, name: str) -> None:
+        """SIGKILL one service, as a crash would."""
+        self.mesh.processes[name].kill()
+
+    def restart(self, name: str) -> None:
+        process = self.mesh.processes[name]
+        process.start()
+        with httpx.Client() as client:
+            process.wait_ready(time.monotonic() + 120, client)
+
     def create_user(self, username: str, password: str, role: str = "developer") -> None:
         self.mesh.auth_cli(
             "create-user", username, "--role", role, "--password-stdin", stdin=password
@@ -161,6 +184,8 @@ def boot_mesh(tmp: Path) -> Iterator[RunningMesh]:
             runtime_database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{runtime_db}",
             llm_config_path=_llm_config(tmp / "models.yaml", provider_url),
             seed_demo=True,
+            # Short leases so a crashed runtime's sessions are taken over within seconds.
+            extra_env={"CODELAB_RUNTIME_LEASE_TTL_MS": "4000"},
         )
         mesh = Mesh(config, extra=[provider])
         started = time.monotonic()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from codelab_common.app import create_service_app
 from codelab_common.eventbus import EventBus
 from codelab_common.http import create_http_client
 from codelab_common.logging import configure_logging
+from codelab_common.redis import create_redis
 from codelab_common.sessions import RedisSessionChannel
 from codelab_common.settings import secret_value
 from codelab_runtime.adapters.openai_model import OpenAIChatModel
@@ -38,7 +38,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        redis = create_redis(settings.redis_url)
         engine = create_engine(settings.resolved_database_url())
         http = create_http_client(timeout=settings.llm_timeout_s)
         try:

@@ -127,6 +127,7 @@ class RuntimeSupervisor:
         self._workers: dict[str, SessionWorker] = {}
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def owned_sessions(self) -> set[str]:
@@ -134,6 +135,24 @@ class RuntimeSupervisor:
 
     def start(self) -> None:
         self._main = asyncio.create_task(self.run(), name=f"supervisor:{self.instance_id}")
+        self._sweeper = asyncio.create_task(
+            self.sweep_orphans(), name=f"sweeper:{self.instance_id}"
+        )
+
+    async def sweep_orphans(self) -> None:
+        """Take over sessions whose owner died mid-turn, without waiting for new input.
+
+        A dead replica's lease expires, but its pending input (a prompt the client is still
+        waiting on) produces no new wakeup; the channel remembers leased sessions instead.
+        """
+        while not self._stopping:
+            await asyncio.sleep(self.lease_ttl_ms / 1000)
+            try:
+                for session_id in await self.channel.orphaned_sessions():
+                    log.info("taking over orphaned session %s", session_id)
+                    await self._try_take(session_id)
+            except Exception:  # a Redis hiccup must not kill the sweeper
+                log.exception("orphan sweep failed")
 
     async def run(self) -> None:
         while not self._stopping:
@@ -191,6 +210,10 @@ class RuntimeSupervisor:
         # Cooperative first (every loop wakes up within its block timeout): a cancel
         # delivered inside a blocked stream read is the least predictable way to stop.
         self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         for worker in list(self._workers.values()):
             worker.request_stop()
         tasks = [*self._sessions.values(), *([self._main] if self._main else [])]
