@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from codelab_common.app import create_service_app
 from codelab_common.http import create_http_client
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
+from codelab_common.redis import create_redis
 from codelab_common.sessions import RedisSessionChannel
 from codelab_gateway.access import SessionAccess
 from codelab_gateway.api import acp, sessions
@@ -45,7 +45,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = aioredis.from_url(settings.redis_url)
+        redis = create_redis(settings.redis_url)
         http = create_http_client(timeout=10.0)
         verifier = JwtVerifier(
             jwks_url=settings.jwks_url,

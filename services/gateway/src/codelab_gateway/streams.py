@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from codelab_common.sessions import OutputEntry, SessionChannel
+
+log = logging.getLogger(__name__)
+REDIS_OUTAGE_TOLERANCE_S = 30.0
 
 
 async def read_backlog(
@@ -39,8 +46,21 @@ async def tail_output(
     ``ConnectionError`` instead), so a cancelled tail could run on. With ``stop`` set the
     loop ends after at most one ``block_ms``, whatever happened to the cancellation.
     """
+    failing_since: float | None = None
     while stop is None or not stop.is_set():
-        for entry in await channel.read_output(session_id, after_seq, block_ms=block_ms):
+        try:
+            rows = await channel.read_output(session_id, after_seq, block_ms=block_ms)
+        except (RedisConnectionError, RedisTimeoutError):
+            # Reading resumes from ``after_seq``, so a Redis blip loses nothing; give up
+            # (and let the caller close the socket) only if Redis stays away.
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > REDIS_OUTAGE_TOLERANCE_S:
+                raise
+            log.warning("reading session %s output failed; retrying", session_id)
+            await asyncio.sleep(0.5)
+            continue
+        failing_since = None
+        for entry in rows:
             if stop is not None and stop.is_set():
                 return
             after_seq = entry.seq
