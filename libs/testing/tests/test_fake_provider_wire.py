@@ -60,12 +60,27 @@ def test_marker_is_found_in_system_and_part_content(provider: FakeProvider) -> N
         "model": "fake",
         "messages": [
             {"role": "system", "content": [{"type": "text", "text": "x [[script:sys]]"}]},
-            {"role": "user", "content": "[[script:other]]"},
+            {"role": "user", "content": "no marker here"},
         ],
     }
     response = httpx.post(f"{provider.base_url}/chat/completions", json=body)
     assert response.json()["choices"][0]["message"]["content"] == "matched"
-    assert provider.requests("other") == []
+
+
+def test_the_latest_marker_wins(provider: FakeProvider) -> None:
+    provider.set_script("first", [Reply.text("old script")])
+    provider.set_script("follow-up", [Reply.text("new script")])
+    body = {
+        "model": "fake",
+        "messages": [
+            {"role": "user", "content": "[[script:first]]"},
+            {"role": "assistant", "content": "old answer"},
+            {"role": "user", "content": [{"type": "text", "text": "more [[script:follow-up]]"}]},
+        ],
+    }
+    response = httpx.post(f"{provider.base_url}/chat/completions", json=body)
+    assert response.json()["choices"][0]["message"]["content"] == "new script"
+    assert provider.requests("first") == []
 
 
 def test_stream_chunks_follow_openai_shape(provider: FakeProvider) -> None:

@@ -83,9 +83,13 @@ def message_text(messages: Any) -> str:
 
 
 def script_name_for(body: dict[str, Any]) -> str:
-    """The first ``[[script:NAME]]`` marker in the messages, else ``default``."""
-    match = SCRIPT_MARKER.search(message_text(body.get("messages")))
-    return match.group(1) if match else DEFAULT_SCRIPT
+    """The last ``[[script:NAME]]`` marker in the messages, else ``default``.
+
+    The last one, so that a conversation continued with a new marker (a follow-up prompt
+    in the same session) switches to the new script while its history still holds the old.
+    """
+    matches = SCRIPT_MARKER.findall(message_text(body.get("messages")))
+    return str(matches[-1]) if matches else DEFAULT_SCRIPT
 
 
 class ScriptBook:
