@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -10,7 +11,12 @@ from pathlib import Path
 
 from codelab_mesh.config import MeshConfig
 from codelab_mesh.launcher import Mesh
-from codelab_mesh.processes import ProcessFailed, ServiceProcess, stop_from_pid_files
+from codelab_mesh.processes import (
+    ProcessFailed,
+    ServiceProcess,
+    stop_from_pid_files,
+    stop_supervisor,
+)
 
 LOCAL_MODEL_PORT = 8090
 
@@ -79,6 +85,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print(_banner(config, use_local_model))
     print(f"ready in {time.monotonic() - started:.1f}s", flush=True)
+    supervisor_pid = run_dir / "mesh.pid"
+    supervisor_pid.write_text(str(os.getpid()))
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -97,12 +105,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         print("stopping...", file=sys.stderr)
         mesh.stop()
+        supervisor_pid.unlink(missing_ok=True)
+        print("stopped", file=sys.stderr)
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    stopped = stop_from_pid_files(Path(args.run_dir).resolve() / "pids")
-    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    run_dir = Path(args.run_dir).resolve()
+    if stop_supervisor(run_dir / "mesh.pid"):
+        print("stopped the mesh")
+    # Whatever a killed supervisor left behind.
+    leftovers = stop_from_pid_files(run_dir / "pids")
+    if leftovers:
+        print("stopped leftover processes: " + ", ".join(leftovers))
     return 0
 
 

@@ -104,8 +104,10 @@ def stop_from_pid_files(pid_dir: Path, timeout: float = 10.0) -> list[str]:
     for pid_file in sorted(pid_dir.glob("*.pid")):
         try:
             pid = int(pid_file.read_text().strip())
+        except FileNotFoundError:  # its supervisor removed it meanwhile
+            continue
         except ValueError:
-            pid_file.unlink()
+            pid_file.unlink(missing_ok=True)
             continue
         _signal_group(pid, signal.SIGTERM)
         end = time.monotonic() + timeout
@@ -116,6 +118,22 @@ def stop_from_pid_files(pid_dir: Path, timeout: float = 10.0) -> list[str]:
         pid_file.unlink(missing_ok=True)
         stopped.append(pid_file.stem)
     return stopped
+
+
+def stop_supervisor(pid_file: Path, timeout: float = 30.0) -> bool:
+    """Ask a running `codelab-mesh up` to stop its mesh in order; True if one was running."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return False
+    if not _exists(pid):
+        pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and _exists(pid):
+        time.sleep(0.1)
+    return True
 
 
 def _exists(pid: int) -> bool:
