@@ -15,14 +15,32 @@ class ClientSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    server: str = Field(default=DEFAULT_SERVER, validation_alias="CODELAB_SERVER")
-    username: str | None = Field(default=None, validation_alias="CODELAB_USERNAME")
-    password: SecretStr | None = Field(default=None, validation_alias="CODELAB_PASSWORD")
-    config_dir_override: Path | None = Field(default=None, validation_alias="CODELAB_CONFIG_DIR")
-    xdg_config_home: Path | None = Field(default=None, validation_alias="XDG_CONFIG_HOME")
-    home: Path | None = Field(default=None, validation_alias="HOME")
+    server: str = Field(
+        default=DEFAULT_SERVER, validation_alias="CODELAB_SERVER", description="CodeLab URL."
+    )
+    username: str | None = Field(
+        default=None, validation_alias="CODELAB_USERNAME", description="Login name."
+    )
+    password: SecretStr | None = Field(
+        default=None, validation_alias="CODELAB_PASSWORD", description="Login password."
+    )
+    config_dir_override: Path | None = Field(
+        default=None,
+        validation_alias="CODELAB_CONFIG_DIR",
+        description="Where credentials.json lives.",
+    )
+    xdg_config_home: Path | None = Field(
+        default=None,
+        validation_alias="XDG_CONFIG_HOME",
+        description="Else $XDG_CONFIG_HOME/codelab",
+    )
+    home: Path | None = Field(
+        default=None, validation_alias="HOME", description="Else ~/.config/codelab."
+    )
     no_color: bool = Field(
-        default=False, validation_alias=AliasChoices("NO_COLOR", "CODELAB_NO_COLOR")
+        default=False,
+        validation_alias=AliasChoices("NO_COLOR", "CODELAB_NO_COLOR"),
+        description="Plain output without ANSI colours.",
     )
 
     @property

@@ -16,12 +16,17 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    log_level: str = "INFO"
-    log_json: bool = True
-    otel_enabled: bool = False
-    otlp_endpoint: str = "http://127.0.0.1:4318"
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8080, description="Port to listen on.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool = Field(default=True, description="One JSON object per log line (else text).")
+    otel_enabled: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces over OTLP (reserved; not wired yet).",
+    )
+    otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318", description="OTLP/HTTP collector endpoint."
+    )
 
 
 class RedisSettings(BaseSettings):
@@ -29,7 +34,10 @@ class RedisSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_", extra="ignore")
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis carrying session streams, the session registry and leases.",
+    )
     redis_prefix: str = Field(
         default="codelab:",
         description="Prefix of every Redis key; tests give each run its own.",
@@ -41,8 +49,14 @@ class JwtSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_", extra="ignore")
 
-    jwks_url: str = "http://127.0.0.1:8081/.well-known/jwks.json"
-    issuer: str = "http://localhost:8080/auth"
+    jwks_url: str = Field(
+        default="http://127.0.0.1:8081/.well-known/jwks.json",
+        description="Where auth publishes its signing keys (cached; refetched on a new kid).",
+    )
+    issuer: str = Field(
+        default="http://localhost:8080/auth",
+        description="The `iss` every accepted token must carry (auth's public URL).",
+    )
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

@@ -16,31 +16,88 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_RUNTIME_", extra="ignore")
 
-    port: int = 8083
-    data_dir: Path = Path("./data")
+    port: int = Field(
+        default=8083,
+        description="Port to listen on (probes and metrics only).",
+    )
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the SQLite file when no database URL is set.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///{data_dir}/runtime.db",
     )
-    llm_proxy_url: str = "http://127.0.0.1:8084/v1"
-    token_url: str = "http://127.0.0.1:8081/oauth/token"
-    client_id: str = "codelab-runtime"
-    client_secret: SecretStr | None = None
-    token_scope: str = "llm:invoke"
-    token_resource: str = "codelab-llm-proxy"
-    model: str = "codelab-default"
-    llm_timeout_s: float = 120.0
+    llm_proxy_url: str = Field(
+        default="http://127.0.0.1:8084/v1",
+        description="OpenAI-compatible base URL of the llm-proxy.",
+    )
+    token_url: str = Field(
+        default="http://127.0.0.1:8081/oauth/token",
+        description="auth's token endpoint (client-credentials grant).",
+    )
+    client_id: str = Field(
+        default="codelab-runtime",
+        description="The runtime's OAuth client id.",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="The runtime's OAuth client secret; unset: no token is sent.",
+    )
+    token_scope: str = Field(
+        default="llm:invoke",
+        description="Scope requested for llm-proxy tokens.",
+    )
+    token_resource: str = Field(
+        default="codelab-llm-proxy",
+        description="RFC 8707 resource (audience) requested for llm-proxy tokens.",
+    )
+    model: str = Field(
+        default="codelab-default",
+        description="Model name asked of the llm-proxy.",
+    )
+    llm_timeout_s: float = Field(
+        default=120.0,
+        description="Seconds one model call may take.",
+    )
     # Kill switch (as pydantic-ai's ALLOW_MODEL_REQUESTS): unit tests turn it off so a
     # misconfigured test fails loudly instead of calling a network model.
-    allow_model_requests: bool = True
-    instance_id: str = Field(default_factory=lambda: f"rt-{uuid.uuid4().hex[:12]}")
-    lease_ttl_ms: int = 15_000
-    idle_release_s: float = 300.0
-    wakeup_block_ms: int = 1_000
-    max_model_calls_per_turn: int = 25
-    command_timeout_s: float = 120.0
-    tool_output_limit_bytes: int = 64_000
-    default_mode: str = "orchestrator"
+    allow_model_requests: bool = Field(
+        default=True,
+        description="Kill switch: false makes every model call fail (unit tests).",
+    )
+    instance_id: str = Field(
+        default_factory=lambda: f"rt-{uuid.uuid4().hex[:12]}",
+        description="Names this replica in leases and logs (random by default).",
+    )
+    lease_ttl_ms: int = Field(
+        default=15_000,
+        description="Session lease lifetime; a crashed replica's sessions move after ~this.",
+    )
+    idle_release_s: float = Field(
+        default=300.0,
+        description="Release a session after this many idle seconds.",
+    )
+    wakeup_block_ms: int = Field(
+        default=1_000,
+        description="One blocking read of the wakeup stream.",
+    )
+    max_model_calls_per_turn: int = Field(
+        default=25,
+        description="Ends a turn with stopReason max_turn_requests.",
+    )
+    command_timeout_s: float = Field(
+        default=120.0,
+        description="Seconds a run_command may take before it is killed.",
+    )
+    tool_output_limit_bytes: int = Field(
+        default=64_000,
+        description="Tool results beyond this are truncated, with a note to the model.",
+    )
+    default_mode: str = Field(
+        default="orchestrator",
+        description="The agent a new session starts with.",
+    )
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under ``data_dir``."""

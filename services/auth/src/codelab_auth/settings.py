@@ -18,8 +18,14 @@ class AuthSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_AUTH_", extra="ignore")
 
-    port: int = 8081
-    data_dir: Path = Path("./data")
+    port: int = Field(
+        default=8081,
+        description="Port to listen on.",
+    )
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the SQLite file when no database URL is set.",
+    )
     database_url: str = Field(
         default="",
         description="SQLAlchemy async URL; empty means sqlite+aiosqlite:///{data_dir}/auth.db.",
@@ -28,7 +34,10 @@ class AuthSettings(ServiceSettings):
         default="http://localhost:8080/auth",
         description="The PUBLIC base URL of this service (through nginx, which strips /auth).",
     )
-    key_encryption_secret: SecretStr = SecretStr(DEV_KEY_ENCRYPTION_SECRET)
+    key_encryption_secret: SecretStr = Field(
+        default=SecretStr(DEV_KEY_ENCRYPTION_SECRET),
+        description="Encrypts signing keys at rest; the default is for development only.",
+    )
     access_token_ttl: int = Field(default=900, gt=0, description="Seconds.")
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, gt=0, description="Seconds.")
     key_cache_ttl: float = Field(
@@ -36,12 +45,15 @@ class AuthSettings(ServiceSettings):
         ge=0,
         description="Seconds between re-reads of the signing keys (picks up `rotate-key`).",
     )
-    seed_demo: bool = False
+    seed_demo: bool = Field(
+        default=False,
+        description="Create user demo/demo and client codelab-cli on start (local only).",
+    )
     # argon2id cost (argon2-cffi defaults = RFC 9106 low-memory profile). Hashes carry
     # their own parameters, so lowering or raising these never breaks stored hashes.
-    argon2_time_cost: int = Field(default=3, ge=1)
-    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
-    argon2_parallelism: int = Field(default=4, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes.")
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8, description="argon2id memory (KiB).")
+    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes.")
 
     @model_validator(mode="after")
     def _default_database_url(self) -> AuthSettings:

@@ -13,18 +13,28 @@ class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
 
     model_config = SettingsConfigDict(env_prefix="CODELAB_GATEWAY_", extra="ignore")
 
-    port: int = 8082
-    audience: str = "codelab-gateway"
+    port: int = Field(
+        default=8082,
+        description="Port to listen on.",
+    )
+    audience: str = Field(
+        default="codelab-gateway",
+        description="The `aud` accepted tokens must carry.",
+    )
     allow_query_token: bool = Field(
         default=True,
         description="Accept ?access_token= on the /acp upgrade (for clients that cannot set "
         "headers). Query strings reach access logs; prefer the Authorization header.",
     )
-    max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_message_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Larger frames close the socket with 4413."
+    )
     session_create_timeout: float = Field(
         default=10.0, gt=0, description="Seconds POST /v1/sessions waits for the runtime."
     )
-    sse_keepalive_seconds: int = Field(default=15, gt=0)
+    sse_keepalive_seconds: int = Field(
+        default=15, gt=0, description="Seconds between SSE keepalive comments."
+    )
     relay_block_ms: int = Field(
         default=5000,
         gt=0,
