@@ -23,7 +23,8 @@ e2e:
 lint:
 	uv run --frozen ruff check .
 	uv run --frozen ruff format --check .
-	uv run --frozen mypy libs/common/src libs/client/src libs/mesh/src libs/testing/src services/auth/src services/gateway/src services/agent-runtime/src services/llm-proxy/src
+	uv run --frozen mypy libs/*/src services/*/src
 
 bench:
+	bash scripts/setup.sh --tests
 	uv run --frozen python bench/relay_latency.py

@@ -9,6 +9,7 @@ bash scripts/setup.sh --tests
 echo "== lint =="
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
+uv run --frozen mypy libs/*/src services/*/src
 
 echo "== tests =="
 set +e

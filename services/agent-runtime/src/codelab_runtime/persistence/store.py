@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from codelab_common.db import upgrade_schema
 from codelab_runtime.persistence.models import MessageRow, SessionRow
 from codelab_runtime.state import HistoryItem, SessionState
 
@@ -25,17 +24,9 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
-def _upgrade(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-
-
 async def migrate(engine: AsyncEngine) -> None:
-    """Apply every alembic migration (run at startup)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    """Apply every alembic migration (run at startup, safe with replicas starting together)."""
+    await upgrade_schema(engine, str(_MIGRATIONS), "codelab-runtime-migrations")
 
 
 class SessionStore:

@@ -1,0 +1,29 @@
+"""Database helpers every service shares: schema migrations that replicas may run at once."""
+
+from __future__ import annotations
+
+import zlib
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _upgrade(connection: Connection, script_location: str, lock_name: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Replicas start together: the first migrates, the others wait on this lock (held
+        # until the transaction ends) and then find the schema current.
+        key = zlib.crc32(lock_name.encode())
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def upgrade_schema(engine: AsyncEngine, script_location: str, lock_name: str) -> None:
+    """Apply every alembic migration in one transaction, serialised across replicas."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, script_location, lock_name)
