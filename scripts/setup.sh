@@ -33,8 +33,11 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 command -v nginx >/dev/null 2>&1 || apt_install nginx-light
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-if [ "$want_tests" -eq 1 ] && ! command -v pg_ctlcluster >/dev/null 2>&1; then
-  apt_install postgresql
+if [ "$want_tests" -eq 1 ]; then
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  # Validators for deploy/: compose files (no engine needed) and Prometheus config/rules.
+  command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+  command -v promtool >/dev/null 2>&1 || apt_install prometheus
 fi
 
 # Redis: start a local, non-persistent one if nothing answers on 6379.
