@@ -36,7 +36,16 @@ REPLY_TEXT = "The quick brown fox jumps over the lazy dog. " * 4
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def _baseline_turn(provider_url: str, script: str) -> tuple[float, float]:
+def _has_text(line: str) -> bool:
+    if not line.startswith("data: ") or line == "data: [DONE]":
+        return False
+    choices = json.loads(line.removeprefix("data: ")).get("choices") or [{}]
+    return bool(choices[0].get("delta", {}).get("content"))
+
+
+async def _baseline_turn(
+    http: httpx.AsyncClient, provider_url: str, script: str
+) -> tuple[float, float]:
     body = {
         "model": "fake",
         "stream": True,
@@ -44,14 +53,13 @@ async def _baseline_turn(provider_url: str, script: str) -> tuple[float, float]:
     }
     started = time.perf_counter()
     first: float | None = None
-    async with (
-        httpx.AsyncClient(timeout=30) as http,
-        http.stream("POST", f"{provider_url}/v1/chat/completions", json=body) as response,
-    ):
+    async with http.stream("POST", f"{provider_url}/v1/chat/completions", json=body) as response:
         async for line in response.aiter_lines():
-            if first is None and '"content":"' in line and '"content":""' not in line:
+            if first is None and _has_text(line):
                 first = time.perf_counter() - started
-    return (first or 0.0), time.perf_counter() - started
+    if first is None:
+        raise RuntimeError("the provider sent no text")
+    return first, time.perf_counter() - started
 
 
 async def _mesh_turn(
@@ -86,17 +94,19 @@ async def measure(mesh: RunningMesh, turns: int) -> dict[str, Any]:
     reply = Reply.text(REPLY_TEXT, chunk_chars=8, delay_per_chunk=0.0)
     base_first, base_total, mesh_first, mesh_total = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        http = httpx.AsyncClient(timeout=30)  # pooled, like the mesh's own clients
         for i in range(turns + 2):  # two warm-up turns are not counted
             base, through = f"bench-b-{uuid.uuid4().hex[:6]}", f"bench-m-{uuid.uuid4().hex[:6]}"
             mesh.set_script(base, [reply])
             mesh.set_script(through, [reply])
-            b = await _baseline_turn(mesh.provider_url, base)
+            b = await _baseline_turn(http, mesh.provider_url, base)
             m = await _mesh_turn(mesh, token, Path(tmp), through)
             if i >= 2:
                 base_first.append(b[0])
                 base_total.append(b[1])
                 mesh_first.append(m[0])
                 mesh_total.append(m[1])
+        await http.aclose()
     result = {
         "turns": turns,
         "reply_chars": len(REPLY_TEXT),
@@ -113,6 +123,14 @@ async def measure(mesh: RunningMesh, turns: int) -> dict[str, Any]:
             result["mesh_acp"]["total"]["p50_ms"] - result["baseline_provider"]["total"]["p50_ms"],
             1,
         ),
+    }
+    result["ratio_mesh_to_baseline_p50"] = {
+        kind: round(
+            result["mesh_acp"][kind]["p50_ms"]
+            / max(result["baseline_provider"][kind]["p50_ms"], 0.1),
+            1,
+        )
+        for kind in ("first_token", "total")
     }
     return result
 
