@@ -63,6 +63,7 @@ def test_codelab_chat_fixes_calc(mesh: RunningMesh, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Fixed: add returns a + b." in result.stdout
+    assert "notice: e2e mesh with a scripted fake model" in result.stderr
     assert "debug" in result.stderr
     assert "coder" in result.stderr
     assert (workspace / "calc.py").read_text() == FIXED

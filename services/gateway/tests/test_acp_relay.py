@@ -31,6 +31,7 @@ async def test_initialize_answers_without_the_runtime(gateway: str, connect: Con
         assert result["agentInfo"]["name"] == "codelab"
         assert result["authMethods"] == []
         assert result["_meta"]["codelab"]["connectionId"].startswith("c_")
+        assert "notice" not in result["_meta"]["codelab"]  # only when configured
         await client.request("again", "initialize", {"protocolVersion": 0})
         assert (await client.recv())["result"]["protocolVersion"] == 0
 

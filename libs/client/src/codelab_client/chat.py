@@ -42,6 +42,13 @@ class ChatOptions:
     session_id: str | None = None
 
 
+def server_notice(meta: dict[str, Any] | None) -> str | None:
+    """The deployment's notice (``initialize`` ``_meta.codelab.notice``), if it sent one."""
+    ours = meta.get(META_NAMESPACE) if isinstance(meta, dict) else None
+    notice = ours.get("notice") if isinstance(ours, dict) else None
+    return notice if isinstance(notice, str) and notice else None
+
+
 class Chat:
     """Drives one prompt turn; if the socket drops, reconnects and resumes with ``lastSeq``."""
 
@@ -54,6 +61,7 @@ class Chat:
         self.conn: ClientSideConnection | None = None
         self.transport: WatchedTransport | None = None
         self._cancel_requested = False
+        self._notice_shown = False
         self._cancel_task: asyncio.Future[None] | None = None
 
     async def connect(self) -> ClientSideConnection:
@@ -63,7 +71,7 @@ class Chat:
         last_seq = self.transport.last_seq if self.transport else None
         self.transport = await open_transport(self.options.server, await self.tokens(), last_seq)
         self.conn = connect_to_agent(self.client, self.transport)
-        await self.conn.initialize(
+        initialized = await self.conn.initialize(
             protocol_version=PROTOCOL_VERSION,
             client_capabilities=ClientCapabilities(
                 fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
@@ -71,6 +79,10 @@ class Chat:
             ),
             client_info=Implementation(name="codelab-cli", version=version("codelab-client")),
         )
+        notice = server_notice(initialized.field_meta)
+        if notice and not self._notice_shown:
+            self.client.renderer.info(f"notice: {notice}")
+            self._notice_shown = True
         return self.conn
 
     async def open_session(self, conn: ClientSideConnection) -> str:

@@ -19,9 +19,13 @@ from codelab_mesh.processes import (
 )
 
 LOCAL_MODEL_PORT = 8090
+TOY_MODEL_NOTICE = (
+    "this CodeLab runs the offline toy model SmolLM2-135M: fine for trying the flow, "
+    "useless for real work. See the README to configure a real provider."
+)
 
 
-def _local_model(root: Path, run_dir: Path) -> ServiceProcess:
+def _local_model(root: Path, run_dir: Path, port: int) -> ServiceProcess:
     python = run_dir / "local-model-venv" / "bin" / "python"
     return ServiceProcess(
         name="local-model",
@@ -31,12 +35,12 @@ def _local_model(root: Path, run_dir: Path) -> ServiceProcess:
             "--host",
             "127.0.0.1",
             "--port",
-            str(LOCAL_MODEL_PORT),
+            str(port),
         ],
         env={},
         log_path=run_dir / "logs" / "local-model.log",
         pid_path=run_dir / "pids" / "local-model.pid",
-        ready_url=f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1/models",
+        ready_url=f"http://127.0.0.1:{port}/v1/models",
         cwd=root,
     )
 
@@ -44,7 +48,7 @@ def _local_model(root: Path, run_dir: Path) -> ServiceProcess:
 def _banner(config: MeshConfig, local_model: bool) -> str:
     url = config.public_url
     model = (
-        "SmolLM2-135M on 127.0.0.1:8090 (a TOY for a first run; see README to use a real provider)"
+        "SmolLM2-135M, local (a TOY for a first run; see README to use a real provider)"
         if local_model
         else str(config.llm_config_path)
     )
@@ -63,6 +67,19 @@ Stop: Ctrl-C here, or `make stop` from another terminal.
 """
 
 
+def _llm_config(args: argparse.Namespace, root: Path, run_dir: Path) -> Path | None:
+    """The model list: the caller's, else the local toy model's (on its chosen port)."""
+    if args.llm_config:
+        return Path(args.llm_config).resolve()
+    if args.model_port == LOCAL_MODEL_PORT:
+        return None  # deploy/llm-proxy/models.local.yaml
+    template = (root / "deploy/llm-proxy/models.local.yaml").read_text()
+    path = run_dir / "models.local.yaml"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(template.replace(f":{LOCAL_MODEL_PORT}/", f":{args.model_port}/"))
+    return path
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     run_dir = Path(args.run_dir).resolve()
@@ -72,10 +89,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir).resolve(),
         run_dir=run_dir,
         nginx_port=args.port,
-        llm_config_path=Path(args.llm_config).resolve() if args.llm_config else None,
+        auth_port=args.auth_port,
+        gateway_ports=[args.gateway_port],
+        runtime_ports=[args.runtime_port],
+        llm_proxy_port=args.llm_proxy_port,
+        llm_config_path=_llm_config(args, root, run_dir),
         log_json=not args.plain_logs,
+        notice=TOY_MODEL_NOTICE if use_local_model else "",
     )
-    extra = [_local_model(root, run_dir)] if use_local_model else []
+    extra = [_local_model(root, run_dir, args.model_port)] if use_local_model else []
     mesh = Mesh(config, extra=extra)
     started = time.monotonic()
     try:
@@ -129,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--data-dir", default="data")
     up.add_argument("--run-dir", default=".run")
     up.add_argument("--port", type=int, default=8080, help="public nginx port")
+    up.add_argument("--auth-port", type=int, default=8081)
+    up.add_argument("--gateway-port", type=int, default=8082)
+    up.add_argument("--runtime-port", type=int, default=8083)
+    up.add_argument("--llm-proxy-port", type=int, default=8084)
+    up.add_argument("--model-port", type=int, default=LOCAL_MODEL_PORT, help="local toy model")
     up.add_argument("--llm-config", help="litellm model_list YAML (default: the local toy model)")
     up.add_argument("--timeout", type=float, default=180.0)
     up.add_argument("--plain-logs", action="store_true", help="human-readable service logs")

@@ -27,6 +27,7 @@ class MeshConfig(BaseModel):
     runtime_database_url: str | None = None
     llm_config_path: Path | None = None
     seed_demo: bool = True
+    notice: str = Field(default="", description="shown by every client on connect")
     log_json: bool = True
     extra_env: dict[str, str] = Field(default_factory=dict)
 

@@ -93,6 +93,7 @@ class Mesh:
     def gateway_env(self, port: int) -> dict[str, str]:
         return {
             **self._common("CODELAB_GATEWAY_", port),
+            "CODELAB_GATEWAY_NOTICE": self.config.notice,
             **self._redis("CODELAB_GATEWAY_"),
             **self._resource_server("CODELAB_GATEWAY_"),
         }

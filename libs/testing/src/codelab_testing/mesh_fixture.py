@@ -184,6 +184,7 @@ def boot_mesh(tmp: Path) -> Iterator[RunningMesh]:
             runtime_database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{runtime_db}",
             llm_config_path=_llm_config(tmp / "models.yaml", provider_url),
             seed_demo=True,
+            notice="e2e mesh with a scripted fake model",
             # Short leases so a crashed runtime's sessions are taken over within seconds.
             extra_env={"CODELAB_RUNTIME_LEASE_TTL_MS": "4000"},
         )

@@ -63,10 +63,13 @@ def _last_seq(params: dict[str, Any]) -> int:
 class AcpDispatcher:
     """Routes the frames of one connection; keeps no state of its own beyond the connection."""
 
-    def __init__(self, connection: AcpConnection, access: SessionAccess, *, version: str) -> None:
+    def __init__(
+        self, connection: AcpConnection, access: SessionAccess, *, version: str, notice: str = ""
+    ) -> None:
         self._conn = connection
         self._access = access
         self._version = version
+        self._notice = notice
         self._own: dict[str, Handler] = {
             "initialize": self._initialize,
             "authenticate": self._authenticate,
@@ -137,6 +140,8 @@ class AcpDispatcher:
         result = response.model_dump(mode="json", by_alias=True, exclude_none=True)
         # A reconnecting client can recognise its own earlier requests in _codelab/response.
         result = with_codelab_meta(result, connectionId=self._conn.id)
+        if self._notice:  # e.g. "this deployment runs a toy model": clients show it
+            result = with_codelab_meta(result, notice=self._notice)
         await self._conn.send(result_response(message["id"], result))
 
     async def _authenticate(self, message: Message) -> None:

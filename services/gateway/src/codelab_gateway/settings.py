@@ -32,6 +32,10 @@ class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
     session_create_timeout: float = Field(
         default=10.0, gt=0, description="Seconds POST /v1/sessions waits for the runtime."
     )
+    notice: str = Field(
+        default="",
+        description="A line every client shows on connect (initialize _meta.codelab.notice).",
+    )
     sse_keepalive_seconds: int = Field(
         default=15, gt=0, description="Seconds between SSE keepalive comments."
     )

@@ -71,7 +71,9 @@ async def acp_socket(websocket: WebSocket) -> None:
         metrics=state.metrics,
         relay_block_ms=settings.relay_block_ms,
     )
-    dispatcher = AcpDispatcher(connection, state.access, version=state.version)
+    dispatcher = AcpDispatcher(
+        connection, state.access, version=state.version, notice=state.settings.notice
+    )
     state.metrics.ws_connections.inc()
     log.info("acp connection %s opened for %s", connection.id, claims.sub)
     tasks = [
