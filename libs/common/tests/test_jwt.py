@@ -166,3 +166,79 @@ def test_bearer_from_header() -> None:
     assert bearer_from_header("Basic abc") is None
     assert bearer_from_header("Bearer ") is None
     assert bearer_from_header(None) is None
+
+
+@pytest.mark.parametrize("typ", ["JWT", "at+JWT+x", "id_token", "jwt"])
+async def test_wrong_typ_is_rejected(
+    verifier: JwtVerifier, issuer: TestIssuer, typ: object
+) -> None:
+    with pytest.raises(InvalidToken, match="type"):
+        await verifier.verify(issuer.token(header={"typ": typ}))
+
+
+async def test_missing_typ_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    from joserfc import jwt
+
+    token = jwt.encode({"alg": "RS256", "kid": issuer.kid}, issuer.claims(), issuer.key)
+    with pytest.raises(InvalidToken, match="type"):
+        await verifier.verify(token)
+
+
+async def test_media_type_form_of_typ_is_accepted(
+    verifier: JwtVerifier, issuer: TestIssuer
+) -> None:
+    claims = await verifier.verify(issuer.token(header={"typ": "application/at+jwt"}))
+    assert claims.jti
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [({"nbf": 10**10}, "not yet valid"), ({"iat": 10**10}, "issued in the future")],
+)
+async def test_not_yet_valid_tokens_are_rejected(
+    verifier: JwtVerifier, issuer: TestIssuer, extra: dict[str, int], reason: str
+) -> None:
+    with pytest.raises(InvalidToken, match="rejected"):
+        await verifier.verify(issuer.token(**extra))
+
+
+async def test_missing_iss_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    from joserfc import jwt
+
+    claims = issuer.claims()
+    del claims["iss"]
+    token = jwt.encode({"alg": "RS256", "kid": issuer.kid, "typ": "at+jwt"}, claims, issuer.key)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)
+
+
+async def test_missing_kid_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    from joserfc import jwt
+
+    token = jwt.encode({"alg": "RS256", "typ": "at+jwt"}, issuer.claims(), issuer.key)
+    with pytest.raises(InvalidToken, match="key id"):
+        await verifier.verify(token)
+
+
+async def test_revoked_jti_is_rejected_when_the_server_checks(
+    server: JwksServer, issuer: TestIssuer
+) -> None:
+    revoked: set[str] = set()
+
+    async def is_revoked(jti: str) -> bool:
+        return jti in revoked
+
+    transport = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+        checking = JwtVerifier(
+            jwks_url="http://auth/jwks",
+            issuer=issuer.issuer,
+            audience="codelab-gateway",
+            http=http,
+            is_revoked=is_revoked,
+        )
+        token = issuer.token()
+        claims = await checking.verify(token)
+        revoked.add(claims.jti)
+        with pytest.raises(InvalidToken, match="revoked"):
+            await checking.verify(token)

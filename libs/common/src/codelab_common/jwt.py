@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,6 +23,9 @@ from pydantic import BaseModel, Field, ValidationError
 from codelab_common.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALLOWED_ALGORITHMS = ["RS256"]
+# RFC 9068 §2.1: access tokens are typed, so an ID token or any other JWT signed by the
+# same key cannot be replayed as an access token.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # Headers that would let a token choose its own verification key.
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 
@@ -90,6 +94,7 @@ class JwtVerifier:
         cache_ttl: float = 300.0,
         min_refetch_interval: float = 5.0,
         leeway: int = 30,
+        is_revoked: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
@@ -98,6 +103,9 @@ class JwtVerifier:
         self._cache_ttl = cache_ttl
         self._min_refetch_interval = min_refetch_interval
         self._leeway = leeway
+        # Optional: resource servers that check revocation pass a jti lookup (auth's
+        # revoked-jti list, e.g. via introspection or a shared store).
+        self._is_revoked = is_revoked
         self._keys: KeySet | None = None
         self._kids: set[str] = set()
         self._fetched_at = 0.0
@@ -136,6 +144,9 @@ class JwtVerifier:
         header = _unverified_header(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise InvalidToken("token algorithm is not allowed")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken("token type is not at+jwt")
         if any(name in header for name in _FORBIDDEN_HEADERS):
             raise InvalidToken("token carries a key reference header")
         kid = header.get("kid")
@@ -149,6 +160,7 @@ class JwtVerifier:
                 iss={"essential": True, "value": self._issuer},
                 aud={"essential": True, "value": self._audience},
                 exp={"essential": True},
+                iat={"essential": True},
                 sub={"essential": True},
                 jti={"essential": True},
             )
@@ -158,9 +170,12 @@ class JwtVerifier:
         except ValueError as exc:
             raise InvalidToken("token is malformed") from exc
         try:
-            return AccessTokenClaims.model_validate(decoded.claims)
+            claims = AccessTokenClaims.model_validate(decoded.claims)
         except ValidationError as exc:
             raise InvalidToken("token claims are incomplete") from exc
+        if self._is_revoked is not None and await self._is_revoked(claims.jti):
+            raise InvalidToken("token was revoked")
+        return claims
 
 
 def bearer_from_header(value: str | None) -> str | None:
