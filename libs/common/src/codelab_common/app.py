@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codelab_common.errors import CodelabError
 from codelab_common.logging import correlation_id_var, request_id_var
+from codelab_common.settings import ServiceSettings
+from codelab_common.telemetry import setup_tracing
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -183,10 +185,30 @@ def _install_probes(app: FastAPI, service: str) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def _with_tracing(service: str, settings: ServiceSettings, lifespan: Lifespan | None) -> Lifespan:
+    """Wrap a lifespan so tracing starts before it and is flushed after it."""
+
+    @asynccontextmanager
+    async def traced(app: FastAPI) -> AsyncIterator[None]:
+        provider = setup_tracing(app, service, settings)
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if provider is not None:
+                provider.shutdown()
+
+    return traced
+
+
 def create_service_app(
     service: str,
     *,
     lifespan: Lifespan | None = None,
+    settings: ServiceSettings | None = None,
     title: str | None = None,
     version: str = "0.1.0",
     **fastapi_kwargs: Any,
@@ -195,7 +217,10 @@ def create_service_app(
 
     Register readiness checks with ``app.state.readiness_checks[name] = coro_fn``
     (usually in the lifespan), and service metrics against ``app.state.metrics_registry``.
+    Pass ``settings`` to get OpenTelemetry tracing when ``OTEL_ENABLED`` is set.
     """
+    if settings is not None:
+        lifespan = _with_tracing(service, settings, lifespan)
     app = FastAPI(
         title=title or f"CodeLab {service}", version=version, lifespan=lifespan, **fastapi_kwargs
     )

@@ -22,7 +22,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, description="One JSON object per log line (else text).")
     otel_enabled: bool = Field(
         default=False,
-        description="Export OpenTelemetry traces over OTLP (reserved; not wired yet).",
+        description="Export OpenTelemetry traces over OTLP/HTTP.",
     )
     otlp_endpoint: str = Field(
         default="http://127.0.0.1:4318", description="OTLP/HTTP collector endpoint."
