@@ -162,7 +162,7 @@ def test_provider_500_is_a_502(proxy: RunningProxy, provider: FakeProvider, stre
     assert response.status_code == 502
     error = response.json()["error"]
     assert error["type"] == "api_error"
-    assert error["code"] == "provider_error"
+    assert error["code"] == "provider_server_error"
     assert "kaboom" in error["message"]
 
 

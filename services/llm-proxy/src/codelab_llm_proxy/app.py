@@ -15,9 +15,11 @@ from codelab_common.app import Lifespan, create_service_app
 from codelab_common.http import create_http_client
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
-from codelab_llm_proxy.adapters.litellm_router import LlmBackend
+from codelab_common.redis import create_redis
 from codelab_llm_proxy.api import chat, models
 from codelab_llm_proxy.api.openai_errors import install_openai_error_handlers
+from codelab_llm_proxy.backend import LlmBackend
+from codelab_llm_proxy.cache import ExactCache
 from codelab_llm_proxy.config import load_config
 from codelab_llm_proxy.errors import ConfigError
 from codelab_llm_proxy.metrics import LlmMetrics
@@ -30,7 +32,15 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = load_config(settings.config_path)
-        llm = LlmBackend(config, timeout=settings.request_timeout, num_retries=settings.num_retries)
+        redis = create_redis(settings.redis_url) if settings.redis_url else None
+        llm = LlmBackend(config, settings, redis)
+        metrics: LlmMetrics = app.state.llm_metrics
+        llm.engine.on_fallback = lambda model, served: metrics.fallbacks.labels(model, served).inc()
+        app.state.cache = (
+            ExactCache(redis, settings.redis_prefix, settings.cache_ttl)
+            if redis is not None and settings.cache_enabled
+            else None
+        )
         http = create_http_client(timeout=settings.jwks_timeout)
         verifier = JwtVerifier(
             jwks_url=settings.jwks_url,
@@ -51,7 +61,9 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
             yield
         finally:
             await http.aclose()
-            llm.close()
+            await llm.aclose()
+            if redis is not None:
+                await redis.aclose()
 
     return lifespan
 
@@ -64,7 +76,7 @@ def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
     # colour codes) at INFO; our own per-request line says what operators need.
     for noisy in ("LiteLLM Router", "LiteLLM Proxy", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app = create_service_app(SERVICE, lifespan=_lifespan(settings))
+    app = create_service_app(SERVICE, lifespan=_lifespan(settings), settings=settings)
     app.state.settings = settings
     app.state.llm_metrics = LlmMetrics(app.state.metrics_registry)
     app.include_router(chat.router)

@@ -7,20 +7,38 @@ Example::
         litellm_params:
           model: openai/gpt-4o-mini  # provider/model, as litellm names it
           api_base: https://api.example.com/v1
-          api_key: os.environ/OPENAI_API_KEY   # resolved by litellm at load
+          api_key: os.environ/OPENAI_API_KEY   # resolved at load
+        fast_path: true              # optional: force (or with false, refuse) the direct path
+        price: {input_per_mtok: 0.15, output_per_mtok: 0.6}   # optional cost override
+    router: {...}                    # our failover policy, see policy.py
 
-Several entries with one ``model_name`` form a pool that litellm's router balances.
+Several entries with one ``model_name`` form a pool; our router balances and fails over.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codelab_llm_proxy.errors import ConfigError
+from codelab_llm_proxy.policy import RouterPolicy
+
+_ENV_REF = "os.environ/"
+# Keys of ours on a deployment entry; they are not handed to litellm.
+_OWN_KEYS = {"fast_path", "price"}
+
+
+class Price(BaseModel):
+    """Per-deployment price override in USD per million tokens (else litellm's cost map)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
 
 
 class Deployment(BaseModel):
@@ -31,6 +49,9 @@ class Deployment(BaseModel):
     model_name: str = Field(min_length=1)
     litellm_params: dict[str, Any]
     model_info: dict[str, Any] = Field(default_factory=dict)
+    fast_path: bool | None = None
+    price: Price | None = None
+    id: str = ""
 
     @field_validator("litellm_params")
     @classmethod
@@ -39,22 +60,73 @@ class Deployment(BaseModel):
             raise ValueError("litellm_params.model is required (e.g. openai/gpt-4o-mini)")
         return params
 
+    @property
+    def provider(self) -> str:
+        model: str = self.litellm_params["model"]
+        return model.split("/", 1)[0] if "/" in model else "openai"
+
+    @property
+    def upstream_model(self) -> str:
+        """The model id the provider knows (``openai/gpt-4o`` → ``gpt-4o``)."""
+        model: str = self.litellm_params["model"]
+        return model.split("/", 1)[1] if "/" in model else model
+
+    @property
+    def uses_fast_path(self) -> bool:
+        """OpenAI-speaking deployments with an ``api_base`` skip litellm unless told not to."""
+        if self.fast_path is not None:
+            return self.fast_path and bool(self.litellm_params.get("api_base"))
+        return self.provider == "openai" and bool(self.litellm_params.get("api_base"))
+
+    def resolved_params(self) -> dict[str, Any]:
+        """``litellm_params`` with ``os.environ/NAME`` references read from the environment."""
+        resolved: dict[str, Any] = {}
+        for key, value in self.litellm_params.items():
+            if isinstance(value, str) and value.startswith(_ENV_REF):
+                value = os.environ.get(value.removeprefix(_ENV_REF))
+            resolved[key] = value
+        return resolved
+
 
 class ProxyConfig(BaseModel):
-    """The parsed config file; keys other than ``model_list`` are kept for later features."""
+    """The parsed config file: the model list and our ``router`` policy."""
 
     model_config = ConfigDict(extra="allow")
 
     model_list: list[Deployment] = Field(default_factory=list)
+    router: RouterPolicy = Field(default_factory=RouterPolicy)
+
+    @model_validator(mode="after")
+    def _ids_and_references(self) -> ProxyConfig:
+        for index, deployment in enumerate(self.model_list):
+            if not deployment.id:
+                given = deployment.model_info.get("id")
+                deployment.id = str(given) if given else f"{deployment.model_name}#{index}"
+        names = set(self.model_names)
+        for model, chain in {**self.router.fallbacks}.items():
+            unknown = [m for m in [model, *chain] if m not in names]
+            if unknown:
+                raise ValueError(f"router.fallbacks names unknown models: {unknown}")
+        degraded = [*self.router.degraded, *self.router.degraded.values()]
+        unknown = [m for m in degraded if m not in names]
+        if unknown:
+            raise ValueError(f"router.degraded names unknown models: {unknown}")
+        ids = [d.id for d in self.model_list]
+        if len(set(ids)) != len(ids):
+            raise ValueError("deployment ids (model_info.id) must be unique")
+        return self
 
     @property
     def model_names(self) -> list[str]:
         """Public model names, in file order, each once."""
         return list(dict.fromkeys(d.model_name for d in self.model_list))
 
+    def pool(self, model: str) -> list[Deployment]:
+        return [d for d in self.model_list if d.model_name == model]
+
     def router_model_list(self) -> list[dict[str, Any]]:
-        """The list as litellm's ``Router(model_list=...)`` takes it."""
-        return [d.model_dump(exclude_defaults=False) for d in self.model_list]
+        """The list as litellm's ``Router(model_list=...)`` takes it (our keys left out)."""
+        return [d.model_dump(exclude=_OWN_KEYS | {"id"}) for d in self.model_list]
 
 
 def load_config(path: Path | None) -> ProxyConfig:

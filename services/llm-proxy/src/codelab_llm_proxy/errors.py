@@ -63,6 +63,12 @@ class ProviderError(UpstreamError):
     title = "The model provider failed"
 
 
+class ProviderServerError(ProviderError):
+    """The provider answered 5xx: worth another attempt or another deployment."""
+
+    code = "provider_server_error"
+
+
 class ProviderUnavailable(ServiceUnavailable):
     """The provider cannot be reached."""
 
@@ -76,6 +82,20 @@ class ProviderTimeout(UpstreamError):
     status = 504
     code = "provider_timeout"
     title = "The model provider timed out"
+
+
+class RateLimited(TooManyRequests):
+    """A caller or deployment limit of ours (RPM/TPM) is exhausted."""
+
+    code = "rate_limit_exceeded"
+    title = "Rate limit exceeded"
+
+
+def is_retryable(error: CodelabError) -> bool:
+    """Timeouts, 429, 5xx and connection failures; never a request the provider refused."""
+    return isinstance(
+        error, ProviderTimeout | ProviderRateLimited | ProviderUnavailable | ProviderServerError
+    )
 
 
 def openai_error_body(error: CodelabError) -> dict[str, Any]:

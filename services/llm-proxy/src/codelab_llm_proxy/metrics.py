@@ -24,6 +24,18 @@ class LlmMetrics:
             ["model", "direction"],
             registry=registry,
         )
+        self.cache = Counter(
+            "codelab_llm_cache_lookups",
+            "Exact-cache lookups of cacheable requests, by result (hit or miss)",
+            ["model", "result"],
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "codelab_llm_fallbacks",
+            "Requests served by a fallback model instead of the requested one",
+            ["model", "served_by"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "codelab_llm_request_duration_seconds",
             "Time from request to the last byte of the answer",

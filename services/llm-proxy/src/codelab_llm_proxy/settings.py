@@ -37,4 +37,25 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     num_retries: int = Field(
         default=0, ge=0, description="Retries of a failed provider call inside one deployment pool."
     )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Pooled connections of the fast path to OpenAI-speaking providers.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis for breaker state shared by replicas and the exact cache; "
+            "unset: per-replica breakers, no cache."
+        ),
+    )
+    redis_prefix: str = Field(
+        default="codelab:", description="Prefix of every Redis key; tests give each run its own."
+    )
+    cache_ttl: float = Field(
+        default=3600.0, gt=0, description="Seconds an exact-cache entry lives (needs redis_url)."
+    )
+    cache_enabled: bool = Field(
+        default=True, description="Cache deterministic requests in Redis (needs redis_url)."
+    )
     jwks_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for auth's JWKS.")

@@ -26,6 +26,8 @@ class CallRecord:
     session: str | None = None
     agent: str | None = None
     stream: bool = False
+    deployment: str | None = None
+    cache: str | None = None
     started: float = field(default_factory=time.perf_counter)
     first_chunk_at: float | None = None
     prompt_tokens: int = 0
@@ -50,6 +52,8 @@ class CallRecord:
         elapsed = time.perf_counter() - self.started
         metrics.requests.labels(self.model, self.kind, outcome).inc()
         metrics.latency.labels(self.model, self.kind).observe(elapsed)
+        if self.cache is not None:
+            metrics.cache.labels(self.model, self.cache).inc()
         metrics.tokens.labels(self.model, "in").inc(self.prompt_tokens)
         metrics.tokens.labels(self.model, "out").inc(self.completion_tokens)
         ttft_ms = None
@@ -65,6 +69,8 @@ class CallRecord:
                 "model": self.model,
                 "kind": self.kind,
                 "stream": self.stream,
+                "deployment": self.deployment,
+                "cache": self.cache,
                 "outcome": outcome,
                 "error_code": error_code,
                 "latency_ms": round(elapsed * 1000, 1),

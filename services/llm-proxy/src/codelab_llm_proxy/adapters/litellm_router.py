@@ -1,9 +1,9 @@
-"""The only module that imports litellm: a Router over the model list, errors translated.
+"""The only module that imports litellm: one call to one deployment, errors translated.
 
-We use ``litellm.Router`` rather than bare ``acompletion``: deployments sharing a
-``model_name`` become a pool (load-balanced today; retries, cooldowns and fallbacks are
-router settings the failover issue will turn on), and ``os.environ/NAME`` references in
-``litellm_params`` are resolved by the router exactly as the LiteLLM proxy does.
+Routing (pools, retries, fallbacks, breakers) is ours (``routing/``); litellm is the
+provider layer: request translation for non-OpenAI providers, token counting, cost map.
+We call ``litellm.acompletion`` rather than ``Router.acompletion``: the router would
+repeat our routing and costs several ms of CPU per call.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from collections.abc import AsyncIterator
 from typing import Any
 
+import litellm
 from litellm.exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -26,18 +27,19 @@ from litellm.exceptions import (
     ServiceUnavailableError,
     Timeout,
 )
-from litellm.router import Router
 
 from codelab_common.errors import CodelabError
 from codelab_common.logging import redact
-from codelab_llm_proxy.config import ProxyConfig
+from codelab_llm_proxy.config import Deployment
 from codelab_llm_proxy.errors import (
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
+    ProviderServerError,
     ProviderTimeout,
     ProviderUnavailable,
 )
+from codelab_llm_proxy.streams import Frame, FrameStream, frame_from_chunk
 
 # Most specific first: Timeout is also an APIConnectionError.
 _TRANSLATIONS: list[tuple[type[Exception], type[CodelabError]]] = [
@@ -47,6 +49,8 @@ _TRANSLATIONS: list[tuple[type[Exception], type[CodelabError]]] = [
     (ServiceUnavailableError, ProviderUnavailable),
     (APIConnectionError, ProviderUnavailable),
 ]
+# Router-only keys of litellm_params that a bare completion call must not forward.
+_ROUTER_KEYS = {"rpm", "tpm", "order", "weight", "max_parallel_requests"}
 
 
 def translate_error(exc: Exception, model: str) -> CodelabError:
@@ -57,69 +61,77 @@ def translate_error(exc: Exception, model: str) -> CodelabError:
     for source, target in _TRANSLATIONS:
         if isinstance(exc, source):
             return target(redact(f"model '{model}': {detail}"))
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500:
+        return ProviderServerError(redact(f"model '{model}': {detail}"))
     # Provider 401/403/404 mean our deployment is misconfigured: the caller cannot fix it.
     return ProviderError(redact(f"model '{model}': {detail or type(exc).__name__}"))
 
 
-class LlmBackend:
-    """Completions and embeddings through one ``litellm.Router`` built from the config."""
+def _call_params(deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+    resolved = {k: v for k, v in deployment.resolved_params().items() if k not in _ROUTER_KEYS}
+    return {**params, **resolved}
 
-    def __init__(self, config: ProxyConfig, *, timeout: float, num_retries: int) -> None:
-        self.config = config
-        self._router = Router(
-            model_list=config.router_model_list(),
-            num_retries=num_retries,
-            timeout=timeout,
-            stream_timeout=timeout,
-        )
 
-    def close(self) -> None:
-        """Drop the router's process-wide registrations (callbacks, strategies)."""
-        self._router.retire()
+class LitellmPath:
+    """Completions and embeddings of one deployment through litellm."""
 
-    async def complete(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, *, timeout: float) -> None:
+        self._timeout = timeout
+
+    async def complete(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+        call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": False}
         try:
-            response = await self._router.acompletion(model=model, stream=False, **params)
+            response = await litellm.acompletion(**call)
         except Exception as exc:
-            raise translate_error(exc, model) from exc
+            raise translate_error(exc, deployment.model_name) from exc
         body: dict[str, Any] = response.model_dump(exclude_none=True, warnings=False)
         return body
 
-    async def open_stream(self, model: str, params: dict[str, Any]) -> ChunkStream:
-        """Start a stream and wait for its first chunk, so early failures get a real status."""
+    async def open_stream(self, deployment: Deployment, params: dict[str, Any]) -> FrameStream:
+        """Start a stream and wait for its first chunk, so early failures can fail over."""
+        call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": True}
         try:
-            stream = await self._router.acompletion(model=model, stream=True, **params)
+            stream = await litellm.acompletion(**call)
             iterator = aiter(stream)
             first = await anext(iterator)
         except Exception as exc:
-            raise translate_error(exc, model) from exc
-        return ChunkStream(model, first, iterator, stream)
+            raise translate_error(exc, deployment.model_name) from exc
+        return ChunkStream(deployment, first, iterator, stream)
 
-    async def embed(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def embed(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await self._router.aembedding(model=model, **params)
+            response = await litellm.aembedding(**_call_params(deployment, params))
         except Exception as exc:
-            raise translate_error(exc, model) from exc
+            raise translate_error(exc, deployment.model_name) from exc
         # base64 embeddings are strings where litellm's model expects floats: not an error.
         body: dict[str, Any] = response.model_dump(exclude_none=True, warnings=False)
         return body
 
 
-class ChunkStream:
-    """A provider stream whose first chunk has arrived; yields chunks as plain dicts."""
+class ChunkStream(FrameStream):
+    """A litellm stream whose first chunk has arrived; chunks become frames."""
 
-    def __init__(self, model: str, first: Any, iterator: AsyncIterator[Any], source: Any) -> None:
-        self.model = model
+    def __init__(
+        self, deployment: Deployment, first: Any, iterator: AsyncIterator[Any], source: Any
+    ) -> None:
+        self.deployment_id = deployment.id
+        self.model = deployment.model_name
         self._first = first
         self._iterator = iterator
         self._source = source
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
-        """The chunks; a provider failure mid-stream is raised as a :class:`CodelabError`."""
-        yield self._first.model_dump(exclude_none=True, warnings=False)
+    def _frame(self, chunk: Any) -> Frame:
+        body: dict[str, Any] = chunk.model_dump(exclude_none=True, warnings=False)
+        body["model"] = self.model
+        return frame_from_chunk(body)
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        """The frames; a provider failure mid-stream is raised as a :class:`CodelabError`."""
+        yield self._frame(self._first)
         try:
             async for chunk in self._iterator:
-                yield chunk.model_dump(exclude_none=True, warnings=False)
+                yield self._frame(chunk)
         except Exception as exc:
             raise translate_error(exc, self.model) from exc
 
@@ -127,3 +139,11 @@ class ChunkStream:
         closer = getattr(self._source, "aclose", None)
         if closer is not None:
             await closer()
+
+
+def count_prompt_tokens(model: str, messages: list[dict[str, Any]]) -> int:
+    """Prompt tokens by litellm's tokenizer map (for usage when a stream dies before its end)."""
+    try:
+        return int(litellm.token_counter(model=model, messages=messages))
+    except Exception:
+        return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,10 +9,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
-from codelab_llm_proxy.adapters.litellm_router import ChunkStream
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
-from codelab_llm_proxy.errors import openai_error_body
-from codelab_llm_proxy.metrics import LlmMetrics
+from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
+from codelab_llm_proxy.routing.engine import Routed
+from codelab_llm_proxy.streams import FrameStream, ReplayStream
 from codelab_llm_proxy.usage import CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -29,9 +27,12 @@ class ChatCompletionRequest(BaseModel):
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
+    cache: bool | None = Field(default=None, description="Extension: force caching on or off.")
 
     def provider_params(self) -> dict[str, Any]:
-        params = self.model_dump(exclude={"model", "stream", "stream_options"}, exclude_none=True)
+        params = self.model_dump(
+            exclude={"model", "stream", "stream_options", "cache"}, exclude_none=True
+        )
         if self.stream:
             # Always ask for usage so metrics and logs have tokens; the usage chunk is
             # only forwarded to callers that asked for it themselves.
@@ -41,11 +42,6 @@ class ChatCompletionRequest(BaseModel):
     @property
     def wants_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.get("include_usage"))
-
-
-def _sse(payload: dict[str, Any] | str) -> str:
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n"
 
 
 def new_record(request: Request, caller: Caller, model: str, kind: str) -> CallRecord:
@@ -58,33 +54,33 @@ def new_record(request: Request, caller: Caller, model: str, kind: str) -> CallR
     )
 
 
-async def _relay(
-    stream: ChunkStream,
-    record: CallRecord,
-    metrics: LlmMetrics,
-    *,
-    model: str,
-    wants_usage: bool,
-) -> AsyncIterator[str]:
-    outcome, error_code = "cancelled", None
-    try:
-        async for chunk in stream.chunks():
-            record.add_usage(chunk.get("usage"))
-            chunk["model"] = model
-            if not wants_usage:
-                if not chunk.get("choices"):
-                    continue
-                chunk.pop("usage", None)
-            yield _sse(chunk)
-        yield _sse("[DONE]")
-        outcome = "ok"
-    except CodelabError as exc:
-        # Headers are gone: the failure travels as an OpenAI error event, then the stream ends.
-        outcome, error_code = "error", exc.code
-        yield _sse(openai_error_body(exc))
-    finally:
-        await stream.aclose()
-        record.finish(metrics, outcome, error_code)
+def routing_headers(routed: Routed[Any], model: str) -> dict[str, str]:
+    headers = {"x-codelab-deployment": routed.deployment.id}
+    if routed.deployment.model_name != model:
+        headers["x-codelab-served-by"] = routed.deployment.model_name
+    if routed.degraded:
+        headers["x-codelab-degraded"] = "true"
+    return headers
+
+
+async def _complete(
+    body: ChatCompletionRequest, llm: Backend, record: CallRecord, plan: CachePlan | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    if plan is not None and plan.read:
+        hit = await plan.cache.get_json(plan.namespace, plan.key)
+        if hit is not None:
+            record.cache = "hit"
+            return hit, {"x-codelab-cache": "hit"}
+    routed = await llm.complete(body.model, body.provider_params())
+    record.deployment = routed.deployment.id
+    result = routed.result
+    result["model"] = body.model
+    headers = routing_headers(routed, body.model)
+    if plan is not None:
+        headers["x-codelab-cache"] = "miss"
+        if plan.write:
+            await plan.cache.put_json(plan.namespace, plan.key, result)
+    return result, headers
 
 
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible)")
@@ -94,20 +90,41 @@ async def chat_completions(
     require_model(llm, body.model)
     record = new_record(request, caller, body.model, "chat")
     record.stream = body.stream
+    plan = cache_plan(request, caller.sub, body.model, body.provider_params(), body.cache)
     try:
         if not body.stream:
-            result = await llm.complete(body.model, body.provider_params())
-            result["model"] = body.model
+            result, headers = await _complete(body, llm, record, plan)
             record.add_usage(result.get("usage"))
             record.finish(metrics, "ok")
-            return JSONResponse(result)
-        stream = await llm.open_stream(body.model, body.provider_params())
+            return JSONResponse(result, headers=headers)
+        stream: FrameStream | None = None
+        headers = {}
+        if plan is not None and plan.read:
+            frames = await plan.cache.get_frames(plan.namespace, plan.key)
+            if frames is not None:
+                stream, record.cache = ReplayStream(frames), "hit"
+                headers["x-codelab-cache"] = "hit"
+        if stream is None:
+            routed = await llm.open_stream(body.model, body.provider_params())
+            stream, record.deployment = routed.result, routed.deployment.id
+            headers.update(routing_headers(routed, body.model))
+            if plan is not None:
+                headers["x-codelab-cache"] = "miss"
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
     record.mark_first_chunk()
+    store = plan if plan is not None and plan.write and record.cache != "hit" else None
     return StreamingResponse(
-        _relay(stream, record, metrics, model=body.model, wants_usage=body.wants_usage),
+        relay(
+            stream,
+            record,
+            metrics,
+            body.messages,
+            llm.limits.stream_idle_timeout,
+            wants_usage=body.wants_usage,
+            store=store,
+        ),
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **headers},
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from codelab_common.jwt import AccessTokenClaims, InvalidToken, JwtVerifier, bearer_from_header
-from codelab_llm_proxy.adapters.litellm_router import LlmBackend
+from codelab_llm_proxy.backend import LlmBackend
 from codelab_llm_proxy.errors import ModelNotFound
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.settings import LlmProxySettings

@@ -45,10 +45,11 @@ async def embeddings(
     require_model(llm, body.model)
     record = new_record(request, caller, body.model, "embeddings")
     try:
-        result = await llm.embed(body.model, body.model_dump(exclude={"model"}, exclude_none=True))
+        routed = await llm.embed(body.model, body.model_dump(exclude={"model"}, exclude_none=True))
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
+    result, record.deployment = routed.result, routed.deployment.id
     result["model"] = body.model
     record.add_usage(result.get("usage"))
     record.finish(metrics, "ok")

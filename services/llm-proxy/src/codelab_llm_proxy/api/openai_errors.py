@@ -24,6 +24,9 @@ def openai_error_response(error: CodelabError) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="codelab", error="invalid_token"'}
     elif error.status == 403:
         headers = {"WWW-Authenticate": 'Bearer realm="codelab", error="insufficient_scope"'}
+    retry_after = error.extra.get("retry_after")
+    if retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(max(1, round(float(retry_after))))}
     return JSONResponse(openai_error_body(error), status_code=error.status, headers=headers)
 
 

@@ -1,0 +1,1 @@
+"""Our routing: deployment choice, retries, fallbacks, circuit breakers."""

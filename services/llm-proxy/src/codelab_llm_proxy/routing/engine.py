@@ -1,0 +1,136 @@
+"""Failover: the pool of the requested model, then its fallbacks, with retries and deadlines.
+
+Retryable errors (timeouts, 429, 5xx, connection failures) are retried on the same
+deployment with full-jitter exponential back-off, then the next deployment is tried; a
+request the provider refused (400) or a misconfigured deployment (401/403/404) fails at
+once. Deployments whose circuit is open are skipped; if every deployment of the chain is
+open and a degraded model is configured, it serves and the response is flagged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from codelab_common.errors import CodelabError
+from codelab_llm_proxy.config import Deployment, ProxyConfig
+from codelab_llm_proxy.errors import ProviderTimeout, ProviderUnavailable, is_retryable
+from codelab_llm_proxy.routing.breaker import Breaker
+from codelab_llm_proxy.routing.health import Health
+
+T = TypeVar("T")
+Attempt = Callable[[Deployment, float], Awaitable[T]]
+
+
+@dataclass
+class Routed(Generic[T]):
+    """A result and who produced it."""
+
+    result: T
+    deployment: Deployment
+    attempts: int
+    degraded: bool = False
+
+
+@dataclass
+class Limits:
+    """Deadlines and retries after merging the config's ``router`` with service settings."""
+
+    retries: int
+    attempt_timeout: float
+    total_timeout: float
+    stream_idle_timeout: float
+
+
+class Engine:
+    """Runs one call across deployments until one succeeds or the deadline passes."""
+
+    def __init__(self, config: ProxyConfig, breaker: Breaker, health: Health, limits: Limits):
+        self.config = config
+        self.breaker = breaker
+        self.health = health
+        self.limits = limits
+        self.on_fallback: Callable[[str, str], None] = lambda model, served: None
+
+    def _backoff(self, attempt: int) -> float:
+        policy = self.config.router
+        ceiling = min(policy.backoff_max, policy.backoff_base * 2**attempt)
+        return random.uniform(0, ceiling)
+
+    async def run(self, model: str, call: Attempt[T]) -> Routed[T]:
+        deadline = time.monotonic() + self.limits.total_timeout
+        state = _State()
+        for name in self.config.router.chain(model):
+            routed = await self._pool(name, call, deadline, state)
+            if routed is not None:
+                if name != model:
+                    self.on_fallback(model, name)
+                return routed
+        degraded = self.config.router.degraded.get(model)
+        if state.attempts == 0 and degraded is not None:
+            routed = await self._pool(degraded, call, deadline, state)
+            if routed is not None:
+                routed.degraded = True
+                self.on_fallback(model, degraded)
+                return routed
+        if state.last_error is not None:
+            raise state.last_error
+        raise ProviderUnavailable(
+            f"every deployment of model '{model}' is unavailable (circuit open)",
+            retry_after=self.config.router.breaker.cooldown,
+        )
+
+    async def _pool(
+        self, name: str, call: Attempt[T], deadline: float, state: _State
+    ) -> Routed[T] | None:
+        pool = self.health.order(self.config.pool(name), self.config.router.balancing)
+        for deployment in pool:
+            if not await self.breaker.allow(deployment.id):
+                continue
+            for retry in range(self.limits.retries + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise state.last_error or ProviderTimeout(f"model '{name}': deadline passed")
+                state.attempts += 1
+                try:
+                    result = await self._attempt(deployment, call, remaining)
+                except CodelabError as exc:
+                    if not is_retryable(exc):
+                        raise
+                    state.last_error = exc
+                    if await self.breaker.failure(deployment.id):
+                        break
+                    if retry < self.limits.retries:
+                        pause = min(self._backoff(retry), max(0.0, deadline - time.monotonic()))
+                        await asyncio.sleep(pause)
+                    continue
+                await self.breaker.success(deployment.id)
+                return Routed(result, deployment, state.attempts)
+        return None
+
+    async def _attempt(self, deployment: Deployment, call: Attempt[T], remaining: float) -> T:
+        budget = min(self.limits.attempt_timeout, remaining)
+        started = time.perf_counter()
+        self.health.started(deployment.id)
+        latency: float | None = None
+        try:
+            async with asyncio.timeout(budget):
+                result = await call(deployment, budget)
+            latency = time.perf_counter() - started
+            return result
+        except TimeoutError as exc:
+            raise ProviderTimeout(
+                f"model '{deployment.model_name}': no answer within {budget:.1f}s"
+            ) from exc
+        finally:
+            self.health.ended(deployment.id, latency)
+
+
+@dataclass
+class _State:
+    attempts: int = 0
+    last_error: CodelabError | None = None
