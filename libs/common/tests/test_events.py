@@ -31,6 +31,33 @@ SAMPLES: list[ev.BaseEvent] = [
     ev.TaskCompleted(session_id="s", correlation_id="t", stop_reason="end_turn", model_calls=2),
     ev.TaskCancelled(session_id="s", correlation_id="t"),
     ev.TaskFailed(session_id="s", correlation_id="t", error="x"),
+    ev.PlanUpdated(session_id="s", task_id="t", agent="orchestrator", entries=[{"content": "a"}]),
+    ev.SubtaskStarted(
+        session_id="s", task_id="c", parent_task_id="t", parent_tool_call_id="k", mode="coder"
+    ),
+    ev.SubtaskReturned(
+        session_id="s",
+        task_id="c",
+        parent_task_id="t",
+        mode="coder",
+        outcome="completed",
+        result="done",
+    ),
+    ev.ContextCondensed(
+        session_id="s",
+        agent="coder",
+        messages_before=9,
+        messages_after=3,
+        tokens_before=900,
+        tokens_after=200,
+    ),
+    ev.UsageReported(
+        session_id="s",
+        prompt_tokens=1,
+        completion_tokens=2,
+        session_prompt_tokens=3,
+        session_completion_tokens=4,
+    ),
 ]
 
 

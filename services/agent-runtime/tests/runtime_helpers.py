@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 from codelab_common.eventbus import EventBus
 from codelab_common.events import BaseEvent
 from codelab_common.sessions import SessionChannel, SessionRecord
-from codelab_runtime.agent import RuntimeDeps
 from codelab_runtime.agents.specs import default_agents
 from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.testing import ScriptedChatModel
 from codelab_runtime.tools.client_ops import ToolLimits
@@ -85,6 +85,7 @@ class EditorClient:
     connection_id: str = "c1"
     permission: Callable[[dict[str, Any]], str] = lambda _req: "allow_once"
     answer_requests: bool = True
+    followup: Callable[[dict[str, Any]], str] = lambda _req: "yes"
     after_seq: int = 0
     updates: list[dict[str, Any]] = field(default_factory=list)
     agent_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -171,7 +172,12 @@ class EditorClient:
 
     def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "fs/read_text_file":
-            return {"content": Path(params["path"]).read_text()}
+            lines = Path(params["path"]).read_text().splitlines(keepends=True)
+            start = (params.get("line") or 1) - 1
+            end = start + params["limit"] if params.get("limit") else None
+            return {"content": "".join(lines[start:end])}
+        if method == "_codelab/ask_followup":
+            return {"answer": self.followup(params)}
         if method == "fs/write_text_file":
             Path(params["path"]).write_text(params["content"])
             return {}

@@ -71,10 +71,17 @@ async def test_route_debug_read_denied_write_switch_coder_write(
     assert [(e.tool, e.reason) for e in rejected] == [("write_file", "not_allowed")]
     # The debug agent was offered no write tool and different instructions.
     debug_tools = {t["function"]["name"] for t in replica.model.requests[1].tools}
-    assert debug_tools == {"read_file", "list_files", "search_files", "run_command", "switch_mode"}
+    assert debug_tools == {
+        *("read_file", "list_files", "search_files", "execute_command", "switch_mode"),
+        *("git_status", "git_diff", "git_log", "git_branch", "new_task"),
+        *("update_plan", "ask_followup_question", "attempt_completion"),
+    }
     assert "debugger" in replica.model.requests[1].messages[0]["content"]
     orchestrator_tools = {t["function"]["name"] for t in replica.model.requests[0].tools}
-    assert orchestrator_tools == {"switch_mode"}
+    assert orchestrator_tools == {
+        *("switch_mode", "new_task", "update_plan", "ask_followup_question"),
+        "attempt_completion",
+    }
     # Every tool call was reported, and ended completed or failed.
     starts = client.of_kind("tool_call")
     assert [s["kind"] for s in starts] == ["switch_mode", "read", "edit", "switch_mode", "edit"]

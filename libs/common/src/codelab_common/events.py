@@ -28,6 +28,8 @@ class BaseEvent(BaseModel):
     occurred_at: datetime = Field(default_factory=_now)
     session_id: str
     correlation_id: str | None = None
+    # The task (a prompt turn's top-level task, or a subtask) the fact belongs to.
+    task_id: str | None = None
     trace_id: str | None = None
 
 
@@ -152,6 +154,9 @@ class ApprovalResolved(BaseEvent):
     tool: str
     outcome: str
     approved: bool
+    wait_ms: float = 0.0
+    # Set when the answer was "allow always": what the session now allows without asking.
+    always_key: str | None = None
 
 
 class LlmCallStarted(BaseEvent):
@@ -212,6 +217,55 @@ class TaskFailed(BaseEvent):
     error: str
 
 
+class PlanUpdated(BaseEvent):
+    """The agent wrote the session's plan (the whole list, as sent to the client)."""
+
+    type: Literal["plan.updated"] = "plan.updated"
+    agent: str
+    entries: list[dict[str, Any]]
+
+
+class SubtaskStarted(BaseEvent):
+    """A subtask began (``new_task``) in ``mode``; ``task_id`` is the child's id."""
+
+    type: Literal["subtask.started"] = "subtask.started"
+    parent_task_id: str | None
+    parent_tool_call_id: str
+    mode: str
+    resumed: bool = False
+
+
+class SubtaskReturned(BaseEvent):
+    """A subtask ended and its result went back to the parent."""
+
+    type: Literal["subtask.returned"] = "subtask.returned"
+    parent_task_id: str | None
+    mode: str
+    outcome: Literal["completed", "failed"]
+    result: str
+
+
+class ContextCondensed(BaseEvent):
+    """Older turns were replaced by a summary to stay within the model's context window."""
+
+    type: Literal["context.condensed"] = "context.condensed"
+    agent: str
+    messages_before: int
+    messages_after: int
+    tokens_before: int
+    tokens_after: int
+
+
+class UsageReported(BaseEvent):
+    """Token usage of one prompt turn and of the session so far."""
+
+    type: Literal["usage.reported"] = "usage.reported"
+    prompt_tokens: int
+    completion_tokens: int
+    session_prompt_tokens: int
+    session_completion_tokens: int
+
+
 Event = Annotated[
     SessionCreated
     | SessionResumed
@@ -232,7 +286,12 @@ Event = Annotated[
     | TaskStarted
     | TaskCompleted
     | TaskCancelled
-    | TaskFailed,
+    | TaskFailed
+    | PlanUpdated
+    | SubtaskStarted
+    | SubtaskReturned
+    | ContextCondensed
+    | UsageReported,
     Field(discriminator="type"),
 ]
 

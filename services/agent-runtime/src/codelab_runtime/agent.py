@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from acp import PROTOCOL_VERSION, RequestError
 from acp.agent.connection import AgentSideConnection
+from acp.helpers import plan_entry, update_plan
 from acp.schema import (
     AgentCapabilities,
     Implementation,
@@ -20,32 +20,17 @@ from acp.schema import (
 )
 
 from codelab_common import events as ev
-from codelab_common.eventbus import EventBus
 from codelab_common.protocol import META_NAMESPACE, JsonRpcErrorCode
-from codelab_runtime.agents.specs import AgentSpec, mode_state
-from codelab_runtime.loop import Turn, run_turn, switch_mode
-from codelab_runtime.model.base import ChatModel
-from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.agents.specs import mode_state
+from codelab_runtime.loop import run_turn
 from codelab_runtime.prompt_text import prompt_to_text
+from codelab_runtime.runtime_deps import RuntimeDeps
+from codelab_runtime.session_updates import report_usage, switch_mode
 from codelab_runtime.state import SessionState
-from codelab_runtime.tools.client_ops import ClientOps, ToolLimits
-from codelab_runtime.tools.runner import ToolRunner
 from codelab_runtime.transport import META_INPUT_ID, SessionTransport
+from codelab_runtime.turns import TurnFactory
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeDeps:
-    """What every session's agent shares: the model, the bus, storage, the agents, limits."""
-
-    model: ChatModel
-    bus: EventBus
-    store: SessionStore
-    agents: dict[str, AgentSpec]
-    limits: ToolLimits
-    max_model_calls: int
-    default_mode: str
 
 
 def _codelab_meta(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +100,10 @@ class RuntimeAgent:
         # The gateway replays the output stream itself; what we owe a reconnected client is
         # the requests it has not answered yet, in case it saw them before it dropped.
         await self._transport.resend_outstanding()
+        if state.plan:
+            await self._client.session_update(
+                session_id, update_plan(plan_entry(**e) for e in state.plan)
+            )
         return LoadSessionResponse(modes=self._modes(state))
 
     async def set_session_mode(
@@ -141,14 +130,18 @@ class RuntimeAgent:
             raise RequestError.invalid_request({"reason": "a prompt turn is already running"})
         input_id = _codelab_meta(kwargs).get(META_INPUT_ID) or "local"
         turn_id = f"turn_{input_id}"
-        # A prompt we see again (its previous owner died mid-turn) restarts from scratch.
+        # A prompt we see again (its previous owner died mid-turn) restarts from scratch,
+        # unless it delegated: then it resumes, so finished subtasks are not run again.
+        user_text: str | None = prompt_to_text(prompt)
         if any(h.correlation_id == turn_id for h in state.history):
-            state.drop_turn(turn_id)
-            await self._deps.store.delete_turn(session_id, turn_id)
+            if state.turn_delegated(turn_id):
+                user_text = None
+            else:
+                state.drop_turn(turn_id)
+                await self._deps.store.delete_turn(session_id, turn_id)
         self._cancelled = False
-        self._turn = asyncio.create_task(
-            run_turn(self._new_turn(state, turn_id), prompt_to_text(prompt))
-        )
+        turn = TurnFactory(self._client, self._deps, state, turn_id).make(state)
+        self._turn = asyncio.create_task(run_turn(turn, user_text))
         try:
             stop_reason = await self._turn
         except asyncio.CancelledError:
@@ -157,37 +150,8 @@ class RuntimeAgent:
             raise
         finally:
             self._transport.forget_outstanding()
+        await report_usage(turn)
         return PromptResponse(stop_reason=stop_reason)
-
-    def _new_turn(self, state: SessionState, turn_id: str) -> Turn:
-        deps = self._deps
-
-        async def switcher(to_mode: str, reason: str) -> str | None:
-            await switch_mode(
-                self._client,
-                deps.bus,
-                state,
-                to_mode,
-                reason=reason,
-                by="agent",
-                correlation_id=turn_id,
-            )
-            return None
-
-        ops = ClientOps(self._client, state.session_id, state.cwd, deps.limits)
-        tools = ToolRunner(
-            self._client, ops, deps.bus, state, turn_id, switcher, deps.limits.output_limit_bytes
-        )
-        return Turn(
-            client=self._client,
-            model=deps.model,
-            bus=deps.bus,
-            agents=deps.agents,
-            state=state,
-            tools=tools,
-            turn_id=turn_id,
-            max_model_calls=deps.max_model_calls,
-        )
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         if session_id == self._session_id and self.busy and self._turn is not None:

@@ -16,10 +16,10 @@ from codelab_common.sessions import RedisSessionChannel
 from codelab_common.settings import secret_value
 from codelab_runtime.adapters.openai_model import OpenAIChatModel
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
-from codelab_runtime.agent import RuntimeDeps
 from codelab_runtime.agents.specs import default_agents
 from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
+from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.settings import RuntimeSettings
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.tools.client_ops import ToolLimits
@@ -104,4 +104,6 @@ def create_app(
             await engine.dispose()
             await redis.aclose()
 
-    return create_service_app("agent-runtime", lifespan=lifespan, title="CodeLab agent runtime")
+    return create_service_app(
+        "agent-runtime", lifespan=lifespan, settings=settings, title="CodeLab agent runtime"
+    )

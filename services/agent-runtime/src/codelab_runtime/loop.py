@@ -16,7 +16,6 @@ from typing import Any
 
 from acp import update_agent_message_text
 from acp.agent.connection import AgentSideConnection
-from acp.helpers import update_current_mode
 from acp.schema import StopReason
 
 from codelab_common import events as ev
@@ -34,7 +33,7 @@ from codelab_runtime.model.base import (
 )
 from codelab_runtime.state import HistoryItem, SessionState
 from codelab_runtime.tools.definitions import tools_for
-from codelab_runtime.tools.runner import ModeSwitcher, ToolRunner
+from codelab_runtime.tools.runner import ToolRunner
 
 
 @dataclass(slots=True)
@@ -49,12 +48,25 @@ class Turn:
     tools: ToolRunner
     turn_id: str
     max_model_calls: int
+    # Set for a subtask: its id; its state is the child's own (mode, context).
+    task_id: str | None = None
+    context_window: int = 128_000
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     def ids(self) -> dict[str, Any]:
-        return {"session_id": self.state.session_id, "correlation_id": self.turn_id}
+        return {
+            "session_id": self.state.session_id,
+            "correlation_id": self.turn_id,
+            "task_id": self.task_id or self.turn_id,
+        }
 
     async def say(self, text: str) -> None:
         await self.client.session_update(self.state.session_id, update_agent_message_text(text))
+
+    @property
+    def is_subtask(self) -> bool:
+        return self.task_id is not None
 
     async def record(self, event: ev.UserMessage | ev.AgentMessage | ev.ToolMessage) -> None:
         agent = getattr(event, "agent", self.state.mode)
@@ -105,6 +117,8 @@ async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnsw
                 assembler.add(event)
             case UsageReport(prompt_tokens=p, completion_tokens=c):
                 answer.prompt_tokens, answer.completion_tokens = p, c
+                turn.prompt_tokens += p
+                turn.completion_tokens += c
             case Finish(reason=reason):
                 answer.finish_reason = reason
     answer.tool_calls = assembler.calls()
@@ -122,13 +136,18 @@ async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnsw
     return answer
 
 
-async def _run_tools(turn: Turn, spec: AgentSpec, calls: list[AssembledToolCall]) -> None:
+async def _run_tools(turn: Turn, spec: AgentSpec, calls: list[AssembledToolCall]) -> str | None:
+    """Run a batch of tool calls; returns the result of an ``attempt_completion``, if any."""
+    completion: str | None = None
     for call in calls:
         if turn.state.mode != spec.mode_id:
             # The batch was planned by the previous agent; the new one decides afresh.
             text = f"Skipped: the conversation was handed to {turn.state.mode} first."
+        elif completion is not None:
+            text = "Skipped: the task was already completed."
         else:
-            text = (await turn.tools.run(call, spec)).text
+            result = await turn.tools.run(call, spec)
+            text, completion = result.text, result.completion
         await turn.record(
             ev.ToolMessage(
                 **turn.ids(),
@@ -137,6 +156,7 @@ async def _run_tools(turn: Turn, spec: AgentSpec, calls: list[AssembledToolCall]
                 message={"role": "tool", "tool_call_id": call.id, "content": text},
             )
         )
+    return completion
 
 
 async def _close_dangling_calls(turn: Turn) -> None:
@@ -159,21 +179,38 @@ async def _close_dangling_calls(turn: Turn) -> None:
             )
 
 
-async def run_turn(turn: Turn, user_text: str) -> StopReason:
-    """Run one prompt turn to its stop reason (raises ``CancelledError`` when cancelled)."""
-    await turn.record(
-        ev.UserMessage(**turn.ids(), text=user_text, message={"role": "user", "content": user_text})
-    )
+async def run_turn(turn: Turn, user_text: str | None) -> StopReason:
+    """Run one prompt turn to its stop reason (raises ``CancelledError`` when cancelled).
+
+    ``user_text`` is ``None`` when the turn resumes after a takeover: its messages so far
+    are kept and its unanswered tool calls are settled first (see :func:`resume_calls`).
+    """
+    stop, completion = await run_task(turn, user_text)
+    if completion is not None:
+        await turn.say(completion)
+    return stop
+
+
+async def run_task(turn: Turn, user_text: str | None) -> tuple[StopReason, str | None]:
+    """The loop of a turn or a subtask: its stop reason and its completion result, if any."""
+    if user_text is not None:
+        await turn.record(
+            ev.UserMessage(
+                **turn.ids(), text=user_text, message={"role": "user", "content": user_text}
+            )
+        )
     await turn.bus.publish(ev.TaskStarted(**turn.ids(), agent=turn.state.mode))
     calls = 0
     try:
+        if user_text is None and (completion := await resume_calls(turn)) is not None:
+            return await _finish(turn, "end_turn", calls), completion
         while calls < turn.max_model_calls:
             calls += 1
             spec = turn.agents[turn.state.mode]
             try:
                 answer = await _call_model(turn, spec, calls)
             except Exception as exc:  # any model failure ends the turn with a clear message
-                return await _model_failed(turn, spec, exc, calls)
+                return await _model_failed(turn, spec, exc, calls), None
             message: dict[str, Any] = {"role": "assistant", "content": answer.text or None}
             if answer.tool_calls:
                 message["tool_calls"] = [c.as_message_part() for c in answer.tool_calls]
@@ -188,18 +225,51 @@ async def run_turn(turn: Turn, user_text: str) -> StopReason:
             )
             if answer.finish_reason == "content_filter":
                 await turn.say("\n\nThe model declined to answer this request.")
-                return await _finish(turn, "refusal", calls)
+                return await _finish(turn, "refusal", calls), None
             if answer.finish_reason == "length" and not answer.tool_calls:
-                return await _finish(turn, "max_tokens", calls)
+                return await _finish(turn, "max_tokens", calls), None
             if not answer.tool_calls:
-                return await _finish(turn, "end_turn", calls)
-            await _run_tools(turn, spec, answer.tool_calls)
+                return await _finish(turn, "end_turn", calls), None
+            if (completion := await _run_tools(turn, spec, answer.tool_calls)) is not None:
+                return await _finish(turn, "end_turn", calls), completion
         await turn.say(f"\n\nStopped after {calls} model calls (the per-turn limit).")
-        return await _finish(turn, "max_turn_requests", calls)
+        return await _finish(turn, "max_turn_requests", calls), None
     except asyncio.CancelledError:
         await _close_dangling_calls(turn)
         await turn.bus.publish(ev.TaskCancelled(**turn.ids()))
         raise
+
+
+async def resume_calls(turn: Turn) -> str | None:
+    """Settle the tool calls a dead owner left unanswered, then let the model go on.
+
+    Subtasks are run through the tools again: the task table knows whether they finished
+    (their stored result is returned, nothing runs twice) or where to resume them. Other
+    calls may or may not have happened; the model is told so instead of guessing.
+    """
+    answered = {h.message.get("tool_call_id") for h in turn.state.history}
+    last = next((h for h in reversed(turn.state.history) if h.message.get("tool_calls")), None)
+    if last is None:
+        return None
+    spec = turn.agents.get(last.agent) or turn.agents[turn.state.mode]
+    open_calls = [
+        AssembledToolCall(p["id"], p["function"]["name"], p["function"].get("arguments", ""))
+        for p in last.message["tool_calls"]
+        if p["id"] not in answered
+    ]
+    delegated = [c for c in open_calls if c.name == "new_task"]
+    for call in open_calls:
+        if call.name != "new_task":
+            text = "Interrupted by a runtime restart: check the workspace before retrying."
+            await turn.record(
+                ev.ToolMessage(
+                    **turn.ids(),
+                    agent=spec.mode_id,
+                    tool_call_id=call.id,
+                    message={"role": "tool", "tool_call_id": call.id, "content": text},
+                )
+            )
+    return await _run_tools(turn, spec, delegated) if delegated else None
 
 
 async def _model_failed(turn: Turn, spec: AgentSpec, exc: Exception, calls: int) -> StopReason:
@@ -217,29 +287,4 @@ async def _finish(turn: Turn, reason: StopReason, calls: int) -> StopReason:
     return reason
 
 
-async def switch_mode(
-    client: AgentSideConnection,
-    bus: EventBus,
-    state: SessionState,
-    to_mode: str,
-    *,
-    reason: str,
-    by: str,
-    correlation_id: str | None,
-) -> None:
-    """Make ``to_mode`` current, tell the client (``current_mode_update``) and the bus."""
-    from_mode, state.mode = state.mode, to_mode
-    await client.session_update(state.session_id, update_current_mode(to_mode))
-    await bus.publish(
-        ev.ModeSwitched(
-            session_id=state.session_id,
-            correlation_id=correlation_id,
-            from_mode=from_mode,
-            to_mode=to_mode,
-            reason=reason,
-            by="user" if by == "user" else "agent",
-        )
-    )
-
-
-__all__ = ["ModeSwitcher", "Turn", "run_turn", "switch_mode"]
+__all__ = ["Turn", "run_task", "run_turn"]

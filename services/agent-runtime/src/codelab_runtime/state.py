@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,34 @@ class SessionState:
     history: list[HistoryItem] = field(default_factory=list)
     # Tools the user chose "allow always" for, for the rest of this session.
     always_allowed: set[str] = field(default_factory=set)
+    # The plan as last written (ACP plan entries), re-sent on session/load.
+    plan: list[dict[str, Any]] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def turn_delegated(self, correlation_id: str) -> bool:
+        """Whether the turn started a subtask (its state then lives on in the tasks table)."""
+        return any(
+            part.get("function", {}).get("name") == "new_task"
+            for h in self.history
+            if h.correlation_id == correlation_id
+            for part in h.message.get("tool_calls") or []
+        )
 
     def drop_turn(self, correlation_id: str) -> None:
         """Forget what a turn produced (it is about to be run again after a takeover)."""
         self.history = [h for h in self.history if h.correlation_id != correlation_id]
+
+
+def estimate_tokens(message: dict[str, Any]) -> int:
+    """A rough token count of one chat message (~4 characters a token, plus overhead).
+
+    The runtime has no tokenizer for whatever model the proxy routes to; an estimate
+    that errs on the high side is enough to decide when to condense.
+    """
+    size = len(json.dumps(message, ensure_ascii=False, default=str))
+    return size // 4 + 4
+
+
+def estimate_history_tokens(state: SessionState) -> int:
+    return sum(estimate_tokens(h.message) for h in state.history)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
 from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.persistence.tasks import AUDIT_EXCLUDE
 
 audit_log = logging.getLogger("codelab.audit")
 
@@ -76,6 +77,10 @@ class PersistenceSubscriber:
         bus.subscribe(ev.UserMessage, self._on_message)
         bus.subscribe(ev.AgentMessage, self._on_message)
         bus.subscribe(ev.ToolMessage, self._on_message)
+        bus.subscribe(ev.PlanUpdated, self._on_plan)
+        bus.subscribe(ev.ApprovalResolved, self._on_approval)
+        bus.subscribe(ev.UsageReported, self._on_usage)
+        bus.subscribe_all(self._store.tasks.audit)
 
     async def _on_created(self, event: ev.SessionCreated) -> None:
         await self._store.create_session(event.session_id, event.owner, event.cwd, event.mode)
@@ -85,18 +90,33 @@ class PersistenceSubscriber:
 
     async def _on_message(self, event: ev.UserMessage | ev.AgentMessage | ev.ToolMessage) -> None:
         agent = event.agent if not isinstance(event, ev.UserMessage) else ""
+        # A prompt turn's own task id is its correlation id; anything else is a subtask.
+        task_id = event.task_id if event.task_id != event.correlation_id else None
         await self._store.add_message(
-            event.session_id, event.message, agent_mode=agent, correlation_id=event.correlation_id
+            event.session_id,
+            event.message,
+            agent_mode=agent,
+            correlation_id=event.correlation_id,
+            task_id=task_id,
         )
 
+    async def _on_plan(self, event: ev.PlanUpdated) -> None:
+        await self._store.set_session_fields(event.session_id, plan=event.entries)
 
-# Message bodies stay out of the audit trail: they can hold code and secrets.
-_AUDIT_EXCLUDE = {"message", "text", "arguments"}
+    async def _on_approval(self, event: ev.ApprovalResolved) -> None:
+        if event.always_key is None:
+            return
+        state = await self._store.load(event.session_id)
+        allowed = sorted((state.always_allowed if state else set()) | {event.always_key})
+        await self._store.set_session_fields(event.session_id, always_allowed=allowed)
+
+    async def _on_usage(self, event: ev.UsageReported) -> None:
+        await self._store.add_usage(event.session_id, event.prompt_tokens, event.completion_tokens)
 
 
 def audit(event: ev.BaseEvent) -> None:
     """One structured log line per event (logger ``codelab.audit``)."""
-    fields = event.model_dump(mode="json", exclude=_AUDIT_EXCLUDE)
+    fields = event.model_dump(mode="json", exclude=AUDIT_EXCLUDE)
     audit_log.info("event %s", fields.get("type"), extra={"event": fields})
 
 

@@ -18,7 +18,8 @@ from acp.agent.connection import AgentSideConnection
 
 from codelab_common import events as ev
 from codelab_common.sessions import InputEntry, SessionChannel
-from codelab_runtime.agent import RuntimeAgent, RuntimeDeps
+from codelab_runtime.agent import RuntimeAgent
+from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.transport import SessionTransport
 
 log = logging.getLogger(__name__)

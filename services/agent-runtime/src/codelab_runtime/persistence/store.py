@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from codelab_common.db import upgrade_schema
 from codelab_runtime.persistence.models import MessageRow, SessionRow
+from codelab_runtime.persistence.tasks import TaskStore
 from codelab_runtime.state import HistoryItem, SessionState
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,6 +36,7 @@ class SessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.tasks = TaskStore(self._sessions)
 
     async def ping(self) -> None:
         async with self._engine.connect() as connection:
@@ -51,6 +53,22 @@ class SessionStore:
                 update(SessionRow).where(SessionRow.id == session_id).values(mode=mode)
             )
 
+    async def set_session_fields(self, session_id: str, **values: Any) -> None:
+        """Update plan, always_allowed or other plain columns of a session."""
+        async with self._sessions.begin() as db:
+            await db.execute(update(SessionRow).where(SessionRow.id == session_id).values(**values))
+
+    async def add_usage(self, session_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id)
+                .values(
+                    prompt_tokens=SessionRow.prompt_tokens + prompt_tokens,
+                    completion_tokens=SessionRow.completion_tokens + completion_tokens,
+                )
+            )
+
     async def add_message(
         self,
         session_id: str,
@@ -58,6 +76,7 @@ class SessionStore:
         *,
         agent_mode: str,
         correlation_id: str | None,
+        task_id: str | None = None,
     ) -> None:
         async with self._sessions.begin() as db:
             db.add(
@@ -67,6 +86,7 @@ class SessionStore:
                     agent_mode=agent_mode,
                     content=content,
                     correlation_id=correlation_id,
+                    task_id=task_id,
                 )
             )
 
@@ -87,13 +107,31 @@ class SessionStore:
                 return None
             messages = await db.scalars(
                 select(MessageRow)
-                .where(MessageRow.session_id == session_id)
+                .where(MessageRow.session_id == session_id, MessageRow.task_id.is_(None))
                 .order_by(MessageRow.id)
             )
             history = [HistoryItem(m.content, m.correlation_id, m.agent_mode) for m in messages]
         return SessionState(
-            session_id=row.id, owner=row.owner, cwd=row.cwd, mode=row.mode, history=history
+            session_id=row.id,
+            owner=row.owner,
+            cwd=row.cwd,
+            mode=row.mode,
+            history=history,
+            always_allowed=set(row.always_allowed or []),
+            plan=row.plan,
+            prompt_tokens=row.prompt_tokens or 0,
+            completion_tokens=row.completion_tokens or 0,
         )
+
+    async def task_history(self, session_id: str, task_id: str) -> list[HistoryItem]:
+        """A subtask's own context, as persisted so far."""
+        async with self._sessions() as db:
+            messages = await db.scalars(
+                select(MessageRow)
+                .where(MessageRow.session_id == session_id, MessageRow.task_id == task_id)
+                .order_by(MessageRow.id)
+            )
+            return [HistoryItem(m.content, m.correlation_id, m.agent_mode) for m in messages]
 
     async def messages(self, session_id: str) -> list[MessageRow]:
         async with self._sessions() as db:

@@ -37,11 +37,18 @@ class ClientOps:
         """ACP wants absolute paths; relative ones are taken from the session's cwd."""
         return posixpath.normpath(posixpath.join(self._cwd, path))
 
-    async def read_file(self, path: str) -> str:
+    async def read_file(self, path: str, line: int | None = None, limit: int | None = None) -> str:
+        response = await self._client.read_text_file(
+            session_id=self._session_id, path=self.resolve(path), line=line, limit=limit
+        )
+        return truncate(response.content, self._limits.output_limit_bytes)
+
+    async def read_whole(self, path: str) -> str:
+        """The file's full content (for edits: never truncated)."""
         response = await self._client.read_text_file(
             session_id=self._session_id, path=self.resolve(path)
         )
-        return truncate(response.content, self._limits.output_limit_bytes)
+        return response.content
 
     async def write_file(self, path: str, content: str) -> str:
         await self._client.write_text_file(
@@ -62,7 +69,7 @@ class ClientOps:
             return "No matches."
         return output if code == 0 else f"grep exited with {code}:\n{output}"
 
-    async def run_command(self, command: str) -> str:
+    async def execute_command(self, command: str) -> str:
         code, output = await self.terminal("sh", ["-c", command])
         return f"Exit code: {code}\n{output}"
 

@@ -1,8 +1,8 @@
-"""The tools offered to the model, as pydantic argument models (the JSON schema comes free).
+"""The tools offered to the model: schema, group, ACP tool kind and approval need.
 
 Each tool belongs to a :class:`~codelab_runtime.agents.specs.ToolGroup` (``None``: every
 agent has it), has an ACP tool kind for the client's UI, and says whether it needs the
-user's approval before it runs.
+user's approval before it runs (the approval policy may still auto-approve it).
 """
 
 from __future__ import annotations
@@ -11,36 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from acp.schema import ToolKind
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from codelab_runtime.agents.specs import AgentSpec, ToolGroup
-
-
-class ReadFileArgs(BaseModel):
-    path: str = Field(description="File path, relative to the workspace root or absolute.")
-
-
-class WriteFileArgs(BaseModel):
-    path: str = Field(description="File path, relative to the workspace root or absolute.")
-    content: str = Field(description="The complete new content of the file.")
-
-
-class ListFilesArgs(BaseModel):
-    path: str = Field(default=".", description="Directory to list, relative to the workspace.")
-
-
-class SearchFilesArgs(BaseModel):
-    pattern: str = Field(description="Basic regular expression to search for (grep).")
-    path: str = Field(default=".", description="Directory or file to search in.")
-
-
-class RunCommandArgs(BaseModel):
-    command: str = Field(description="Shell command to run in the workspace root.")
-
-
-class SwitchModeArgs(BaseModel):
-    mode: str = Field(description="Mode (agent) to hand the conversation to.")
-    reason: str = Field(default="", description="Why, in one sentence.")
+from codelab_runtime.tools import args as a
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +26,7 @@ class ToolDef:
     args: type[BaseModel]
     group: ToolGroup | None
     kind: ToolKind
-    needs_approval: bool
+    needs_approval: bool = False
 
     def openai_schema(self) -> dict[str, Any]:
         schema = self.args.model_json_schema()
@@ -65,60 +39,90 @@ class ToolDef:
         }
 
 
+R, E, C = ToolGroup.READ, ToolGroup.EDIT, ToolGroup.COMMAND
+
 TOOLS: dict[str, ToolDef] = {
     t.name: t
     for t in (
-        ToolDef("read_file", "Read a text file.", ReadFileArgs, ToolGroup.READ, "read", False),
         ToolDef(
-            "list_files",
-            "List files under a directory (recursive, hidden entries skipped).",
-            ListFilesArgs,
-            ToolGroup.READ,
-            "search",
-            False,
+            "read_file", "Read a text file, optionally a line range.", a.ReadFileArgs, R, "read"
+        ),
+        ToolDef("list_files", "List files under a directory.", a.ListFilesArgs, R, "search"),
+        ToolDef(
+            "search_files", "Search file contents (grep regex).", a.SearchFilesArgs, R, "search"
+        ),
+        ToolDef("git_status", "Branch and changed files.", a.GitStatusArgs, R, "read"),
+        ToolDef("git_diff", "Changes with per-file line counts.", a.GitDiffArgs, R, "read"),
+        ToolDef("git_log", "Recent commits.", a.GitLogArgs, R, "read"),
+        ToolDef("git_branch", "Local branches and the current one.", a.GitBranchArgs, R, "read"),
+        ToolDef(
+            "write_file", "Create or overwrite a whole file.", a.WriteFileArgs, E, "edit", True
         ),
         ToolDef(
-            "search_files",
-            "Search file contents with grep; returns file:line:text matches.",
-            SearchFilesArgs,
-            ToolGroup.READ,
-            "search",
-            False,
-        ),
-        ToolDef(
-            "write_file",
-            "Create or overwrite a file with the given content (the user approves).",
-            WriteFileArgs,
-            ToolGroup.EDIT,
+            "edit_file",
+            "Replace one exact, unique occurrence of old_text with new_text in a file.",
+            a.EditFileArgs,
+            E,
             "edit",
             True,
         ),
         ToolDef(
-            "run_command",
-            "Run a shell command in the workspace (the user approves).",
-            RunCommandArgs,
-            ToolGroup.COMMAND,
+            "execute_command",
+            "Run a shell command in the workspace root.",
+            a.ExecuteCommandArgs,
+            C,
             "execute",
             True,
         ),
+        ToolDef("git_commit", "Stage paths and commit.", a.GitCommitArgs, E, "execute", True),
         ToolDef(
             "switch_mode",
-            "Hand the conversation to another agent mode.",
-            SwitchModeArgs,
+            "Hand the conversation to another agent.",
+            a.SwitchModeArgs,
             None,
             "switch_mode",
-            False,
+        ),
+        ToolDef(
+            "new_task",
+            "Run a subtask in another agent with its own context; returns its result.",
+            a.NewTaskArgs,
+            None,
+            "think",
+        ),
+        ToolDef("update_plan", "Write the task plan (todo list).", a.UpdatePlanArgs, None, "think"),
+        ToolDef(
+            "ask_followup_question",
+            "Ask the user a question and wait for the answer.",
+            a.AskFollowupArgs,
+            None,
+            "think",
+        ),
+        ToolDef(
+            "attempt_completion",
+            "Finish the task with its final result.",
+            a.AttemptCompletionArgs,
+            None,
+            "think",
         ),
     )
 }
 
+# Earlier names still accepted from a model (and from scripted conversations).
+ALIASES = {"run_command": "execute_command"}
+_NEEDS_HANDOFF = {"switch_mode", "new_task"}
+
+
+def lookup(name: str) -> ToolDef | None:
+    return TOOLS.get(ALIASES.get(name, name))
+
 
 def tools_for(spec: AgentSpec) -> list[ToolDef]:
-    """The tools an agent is offered: its groups' tools, plus switch_mode if it may switch."""
+    """The tools an agent is offered: its groups' tools and the common ones."""
     return [
         t
         for t in TOOLS.values()
-        if (t.group is None and spec.may_switch_to) or t.group in spec.tool_groups
+        if t.group in spec.tool_groups
+        or (t.group is None and (t.name not in _NEEDS_HANDOFF or bool(spec.may_switch_to)))
     ]
 
 

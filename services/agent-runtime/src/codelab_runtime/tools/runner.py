@@ -10,56 +10,41 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from acp import RequestError, start_tool_call, text_block, tool_content, update_tool_call
 from acp.agent.connection import AgentSideConnection
-from acp.schema import AllowedOutcome, PermissionOption, ToolCallLocation, ToolCallUpdate
+from acp.schema import ToolCallLocation
 from pydantic import BaseModel, ValidationError
 
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
-from codelab_runtime.agents.specs import AgentSpec
+from codelab_runtime.agents.specs import AgentSpec, ToolGroup
 from codelab_runtime.model.base import AssembledToolCall
 from codelab_runtime.state import SessionState
-from codelab_runtime.tools.client_ops import ClientOps
-from codelab_runtime.tools.definitions import TOOLS, SwitchModeArgs, ToolDef, truncate
-
-# (target mode, reason) -> error text, or None when the switch happened.
-ModeSwitcher = Callable[[str, str], Awaitable[str | None]]
-
-_PERMISSION_OPTIONS = [
-    PermissionOption(option_id="allow_once", name="Allow", kind="allow_once"),
-    PermissionOption(option_id="allow_always", name="Always allow", kind="allow_always"),
-    PermissionOption(option_id="reject_once", name="Reject", kind="reject_once"),
-]
+from codelab_runtime.tools import args as a
+from codelab_runtime.tools.approvals import Approver
+from codelab_runtime.tools.definitions import ToolDef, lookup, truncate
+from codelab_runtime.tools.dispatch import ToolExecutor
+from codelab_runtime.tools.edits import EditError
+from codelab_runtime.tools.git import GitError
+from codelab_runtime.tools.policy import ApprovalPolicy, Decision
 
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What the model is told, and whether the call achieved what it asked for."""
+    """What the model is told, whether the call achieved it, and a completion if any."""
 
     text: str
     ok: bool
+    completion: str | None = None
 
 
-def _title(tool: str, args: dict[str, Any]) -> str:
-    match tool:
-        case "read_file":
-            return f"Read {args.get('path', '')}"
-        case "write_file":
-            return f"Write {args.get('path', '')}"
-        case "list_files":
-            return f"List {args.get('path', '.')}"
-        case "search_files":
-            return f"Search '{args.get('pattern', '')}' in {args.get('path', '.')}"
-        case "run_command":
-            return f"Run `{args.get('command', '')}`"
-        case "switch_mode":
-            return f"Switch to {args.get('mode', '')}"
-    return tool
+def title(tool: str, args: dict[str, Any]) -> str:
+    """A one-line title for the client's UI."""
+    subject = args.get("path") or args.get("command") or args.get("mode") or ""
+    return f"{tool} {subject}".strip()
 
 
 class ToolRunner:
@@ -68,26 +53,33 @@ class ToolRunner:
     def __init__(
         self,
         client: AgentSideConnection,
-        ops: ClientOps,
+        executor: ToolExecutor,
         bus: EventBus,
         state: SessionState,
         turn_id: str,
-        switch_mode: ModeSwitcher,
         output_limit_bytes: int,
+        policy: ApprovalPolicy | None = None,
+        task_id: str | None = None,
     ) -> None:
         self._client = client
-        self._ops = ops
+        self._exec = executor
         self._bus = bus
         self._state = state
         self._turn_id = turn_id
-        self._switch_mode = switch_mode
         self._limit = output_limit_bytes
+        self._policy = policy or ApprovalPolicy()
+        self._task_id = task_id
+        self._approver = Approver(client, bus, state, self._ids)
 
     def _ids(self) -> dict[str, Any]:
-        return {"session_id": self._state.session_id, "correlation_id": self._turn_id}
+        return {
+            "session_id": self._state.session_id,
+            "correlation_id": self._turn_id,
+            "task_id": self._task_id,
+        }
 
     async def run(self, call: AssembledToolCall, spec: AgentSpec) -> ToolResult:
-        tool = TOOLS.get(call.name)
+        tool = lookup(call.name)
         try:
             raw = json.loads(call.arguments or "{}")
             args: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -102,17 +94,15 @@ class ToolRunner:
                 arguments=args,
             )
         )
-        locations = (
-            [ToolCallLocation(path=self._ops.resolve(args["path"]))] if "path" in args else None
-        )
+        path = args.get("path") if isinstance(args.get("path"), str) else None
         await self._client.session_update(
             self._state.session_id,
             start_tool_call(
                 call.id,
-                _title(call.name, args),
+                title(call.name, args),
                 kind=tool.kind if tool else "other",
                 status="pending",
-                locations=locations,
+                locations=[ToolCallLocation(path=self._exec.ops.resolve(path))] if path else None,
                 raw_input=args,
             ),
         )
@@ -126,21 +116,57 @@ class ToolRunner:
             )
         if denial := self._denial(tool, parsed, spec):
             return await self._refuse(call, "not_allowed", denial)
-        if tool.needs_approval and not await self._approved(call, tool, args):
+        decision = self._policy.decide(tool, args, path)
+        if decision is Decision.DENY:
             return await self._refuse(
-                call, "user", f"The user rejected the {tool.name} call; it was not performed."
+                call, "not_allowed", f"The command policy denies this {tool.name} call."
             )
-        return await self._execute(call, tool, parsed)
+        try:
+            prepared = await self._exec.prepare(tool, parsed)
+        except (EditError, RequestError) as exc:
+            return await self._refuse(call, "invalid_arguments", f"{tool.name}: {exc}")
+        if decision is Decision.ASK:
+            answer = await self._approver.ask(call.id, tool, args, title(tool.name, args))
+            if not answer.approved:
+                return await self._refuse(
+                    call, "user", f"The user rejected the {tool.name} call; it was not performed."
+                )
+            if answer.edited is not None:
+                return await self._run_edited(call, tool, answer.edited, spec)
+        elif tool.needs_approval:
+            await self._bus.publish(
+                ev.ToolApproved(**self._ids(), tool_call_id=call.id, tool=tool.name, by="policy")
+            )
+        return await self._execute(call, tool, parsed, prepared)
+
+    async def _run_edited(
+        self, call: AssembledToolCall, tool: ToolDef, edited: dict[str, Any], spec: AgentSpec
+    ) -> ToolResult:
+        """The user changed the arguments before approving: check them again, then run."""
+        try:
+            parsed = tool.args.model_validate(edited)
+            if denial := self._denial(tool, parsed, spec):
+                return await self._refuse(call, "not_allowed", denial)
+            if self._policy.decide(tool, edited, edited.get("path")) is Decision.DENY:
+                return await self._refuse(call, "not_allowed", "The policy denies the edited call.")
+            prepared = await self._exec.prepare(tool, parsed)
+        except (ValidationError, EditError, RequestError) as exc:
+            return await self._refuse(call, "invalid_arguments", f"Edited arguments: {exc}")
+        result = await self._execute(call, tool, parsed, prepared)
+        note = f"[The user edited the arguments to: {json.dumps(edited)}]\n"
+        return ToolResult(note + result.text, result.ok, result.completion)
 
     def _denial(self, tool: ToolDef, args: BaseModel, spec: AgentSpec) -> str | None:
         if tool.group is not None and tool.group not in spec.tool_groups:
             return f"The {spec.mode_id} agent may not use {tool.name}. Switch mode if needed."
-        if tool.name == "write_file" and not spec.may_edit(getattr(args, "path", "")):
+        if tool.group is ToolGroup.EDIT and not spec.may_edit(getattr(args, "path", "")):
             patterns = ", ".join(spec.file_patterns)
             return f"The {spec.mode_id} agent may only write files matching: {patterns}."
-        if isinstance(args, SwitchModeArgs) and args.mode not in spec.may_switch_to:
+        if isinstance(args, a.SwitchModeArgs | a.NewTaskArgs) and (
+            args.mode not in spec.may_switch_to
+        ):
             allowed = ", ".join(sorted(spec.may_switch_to))
-            return f"The {spec.mode_id} agent cannot switch to '{args.mode}'. Allowed: {allowed}."
+            return f"The {spec.mode_id} agent cannot hand to '{args.mode}'. Allowed: {allowed}."
         return None
 
     async def _refuse(self, call: AssembledToolCall, reason: Any, message: str) -> ToolResult:
@@ -152,54 +178,17 @@ class ToolRunner:
         await self._update(call.id, "failed", message)
         return ToolResult(f"Error: {message}", ok=False)
 
-    async def _approved(self, call: AssembledToolCall, tool: ToolDef, args: dict[str, Any]) -> bool:
-        if tool.name in self._state.always_allowed:
-            await self._bus.publish(
-                ev.ToolApproved(**self._ids(), tool_call_id=call.id, tool=tool.name, by="allowlist")
-            )
-            return True
-        await self._bus.publish(
-            ev.ApprovalRequested(**self._ids(), tool_call_id=call.id, tool=tool.name)
-        )
-        response = await self._client.request_permission(
-            session_id=self._state.session_id,
-            tool_call=ToolCallUpdate(
-                tool_call_id=call.id,
-                title=_title(tool.name, args),
-                kind=tool.kind,
-                status="pending",
-                raw_input=args,
-            ),
-            options=_PERMISSION_OPTIONS,
-        )
-        outcome = response.outcome
-        option = outcome.option_id if isinstance(outcome, AllowedOutcome) else "cancelled"
-        approved = option in ("allow_once", "allow_always")
-        await self._bus.publish(
-            ev.ApprovalResolved(
-                **self._ids(),
-                tool_call_id=call.id,
-                tool=tool.name,
-                outcome=option,
-                approved=approved,
-            )
-        )
-        if option == "allow_always":
-            self._state.always_allowed.add(tool.name)
-        if approved:
-            await self._bus.publish(
-                ev.ToolApproved(**self._ids(), tool_call_id=call.id, tool=tool.name, by="user")
-            )
-        return approved
-
-    async def _execute(self, call: AssembledToolCall, tool: ToolDef, args: Any) -> ToolResult:
+    async def _execute(
+        self, call: AssembledToolCall, tool: ToolDef, args: Any, prepared: str | None
+    ) -> ToolResult:
         await self._update(call.id, "in_progress", None)
         started = time.perf_counter()
         try:
-            text, ok = await self._dispatch(tool, args)
-        except RequestError as exc:
+            outcome = await self._exec.execute(tool, args, call.id, prepared)
+        except (RequestError, GitError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            message = f"{tool.name} failed on the client: {exc} {exc.data or ''}".strip()
+            detail = f"{exc} {exc.data or ''}" if isinstance(exc, RequestError) else str(exc)
+            message = f"{tool.name} failed: {detail}".strip()
             await self._bus.publish(
                 ev.ToolFailed(
                     **self._ids(),
@@ -212,8 +201,8 @@ class ToolRunner:
             await self._update(call.id, "failed", message)
             return ToolResult(f"Error: {message}", ok=False)
         elapsed = (time.perf_counter() - started) * 1000
-        text = truncate(text, self._limit)
-        if ok:
+        text = truncate(outcome.text, self._limit)
+        if outcome.ok:
             await self._bus.publish(
                 ev.ToolCompleted(
                     **self._ids(), tool_call_id=call.id, tool=tool.name, duration_ms=elapsed
@@ -229,28 +218,8 @@ class ToolRunner:
                     detail=text,
                 )
             )
-        await self._update(call.id, "completed" if ok else "failed", text)
-        return ToolResult(text if ok else f"Error: {text}", ok=ok)
-
-    async def _dispatch(self, tool: ToolDef, args: Any) -> tuple[str, bool]:
-        ops = self._ops
-        match tool.name:
-            case "read_file":
-                return await ops.read_file(args.path), True
-            case "write_file":
-                return await ops.write_file(args.path, args.content), True
-            case "list_files":
-                return await ops.list_files(args.path), True
-            case "search_files":
-                return await ops.search_files(args.pattern, args.path), True
-            case "run_command":
-                return await ops.run_command(args.command), True
-            case "switch_mode":
-                error = await self._switch_mode(args.mode, args.reason)
-                if error:
-                    return error, False
-                return f"Switched to {args.mode}. Continue as the {args.mode} agent.", True
-        raise AssertionError(f"tool {tool.name} has no implementation")
+        await self._update(call.id, "completed" if outcome.ok else "failed", text)
+        return ToolResult(text if outcome.ok else f"Error: {text}", outcome.ok, outcome.completion)
 
     async def _update(self, tool_call_id: str, status: Any, text: str | None) -> None:
         content = [tool_content(text_block(text))] if text else None

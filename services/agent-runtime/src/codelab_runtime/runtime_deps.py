@@ -1,0 +1,27 @@
+"""What every session's agent shares on one replica."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codelab_common.eventbus import EventBus
+from codelab_runtime.agents.specs import AgentSpec
+from codelab_runtime.model.base import ChatModel
+from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.tools.client_ops import ToolLimits
+from codelab_runtime.tools.policy import ApprovalPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeDeps:
+    """The model, the bus, storage, the agents, limits and the approval policy."""
+
+    model: ChatModel
+    bus: EventBus
+    store: SessionStore
+    agents: dict[str, AgentSpec]
+    limits: ToolLimits
+    max_model_calls: int
+    default_mode: str
+    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    context_window_tokens: int = 128_000
