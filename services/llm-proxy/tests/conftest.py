@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import httpx
 import pytest
+import redis
 import yaml
 from fastapi import FastAPI
 from starlette.applications import Starlette
@@ -20,6 +24,7 @@ from codelab_testing.fake_provider import FakeProvider, ServerThread
 from codelab_testing.tokens import TestIssuer
 
 AUDIENCE = "codelab-llm-proxy"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class RunningProxy:
@@ -122,5 +127,74 @@ def proxy(
 
 
 @pytest.fixture(autouse=True)
-def _fresh_scripts(provider: FakeProvider) -> None:
+def _fresh_scripts(provider: FakeProvider, backup: FakeProvider) -> None:
     provider.reset()
+    backup.reset()
+
+
+def deployment(name: str, api_base: str, *, fast: bool = True, **extra: Any) -> dict[str, Any]:
+    """A model_list entry for a fake provider; ``fast=False`` forces the litellm path."""
+    return {
+        "model_name": name,
+        "litellm_params": {"model": "openai/fake", "api_base": api_base, "api_key": "unused"},
+        "fast_path": fast,
+        **extra,
+    }
+
+
+@contextmanager
+def serve_proxy(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    path: Path,
+    document: dict[str, Any],
+    **settings: Any,
+) -> Iterator[RunningProxy]:
+    """A proxy on its own port over ``document`` (a model config mapping)."""
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    configured = LlmProxySettings(
+        config_path=path,
+        jwks_url=f"{jwks_server.url}/.well-known/jwks.json",
+        issuer=issuer.issuer,
+        request_timeout=5.0,
+        **settings,
+    )
+    app = create_app(configured)
+    with ServerThread(app, lifespan="on") as server:
+        yield RunningProxy(app, server, issuer)
+
+
+@pytest.fixture(scope="session")
+def backup() -> Iterator[FakeProvider]:
+    """A second fake provider, for failover between deployments."""
+    with FakeProvider() as running:
+        yield running
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    prefix = f"test:{uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def chat(
+    proxy: RunningProxy, script: str, *, model: str = "coder", timeout: float = 10, **body: Any
+) -> httpx.Response:
+    """POST a chat completion whose message selects the fake provider's ``script``."""
+    headers = {**proxy.headers(), **body.pop("headers", {})}
+    payload = {"model": model, "messages": [{"role": "user", "content": f"[[script:{script}]]"}]}
+    return httpx.post(
+        f"{proxy.base_url}/chat/completions",
+        json={**payload, **body},
+        headers=headers,
+        timeout=timeout,
+    )
+
+
+def sse_events(response: httpx.Response) -> list[str]:
+    return [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]

@@ -46,6 +46,8 @@ async def _stream(builder: CompletionBuilder) -> AsyncIterator[bytes]:
     for sent, chunk in enumerate(builder.chunks()):
         if reply.abort_after_chunks is not None and sent >= reply.abort_after_chunks:
             raise ProviderAborted("scripted abort")
+        if reply.hang_after_chunks is not None and sent == reply.hang_after_chunks:
+            await asyncio.sleep(reply.hang_seconds)
         if reply.delay_per_chunk and sent:
             await asyncio.sleep(reply.delay_per_chunk)
         yield _sse(chunk)
@@ -66,6 +68,8 @@ async def chat_completions(request: Request) -> Response:
         message = reply.content or f"fake provider error {reply.status} (script {name})"
         return JSONResponse(error_body(reply.status, message), status_code=reply.status)
     builder = CompletionBuilder(body, reply)
+    if reply.hang_after_chunks == 0 and not body.get("stream"):
+        await asyncio.sleep(reply.hang_seconds)
     if not body.get("stream"):
         if reply.delay_per_chunk:
             await asyncio.sleep(reply.delay_per_chunk)

@@ -43,6 +43,11 @@ class Reply(BaseModel):
         default=None,
         description="Streaming only: drop the connection after this many chunks.",
     )
+    hang_after_chunks: int | None = Field(
+        default=None,
+        description="Go silent (connection open) after this many chunks; 0: before any answer.",
+    )
+    hang_seconds: float = Field(default=30.0, ge=0, description="How long a hang lasts.")
 
     @classmethod
     def text(cls, content: str, **kwargs: Any) -> Reply:

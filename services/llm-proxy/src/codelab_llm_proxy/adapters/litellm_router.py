@@ -70,7 +70,8 @@ def translate_error(exc: Exception, model: str) -> CodelabError:
 
 def _call_params(deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
     resolved = {k: v for k, v in deployment.resolved_params().items() if k not in _ROUTER_KEYS}
-    return {**params, **resolved}
+    # Retries are ours (routing/engine.py); the openai SDK under litellm would add its own.
+    return {**params, **resolved, "max_retries": 0, "num_retries": 0}
 
 
 class LitellmPath:

@@ -1,0 +1,179 @@
+"""Retries, fallbacks and deadlines against real fake providers, on both provider paths."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
+from codelab_testing.tokens import TestIssuer
+
+from .conftest import chat, deployment, serve_proxy, sse_events
+
+PATHS = pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "litellm-path"])
+
+
+def _document(primary: str, backup: str, fast: bool, **router: object) -> dict[str, object]:
+    return {
+        "model_list": [
+            deployment("coder", primary, fast=fast),
+            deployment("coder-backup", backup, fast=fast),
+        ],
+        "router": {"fallbacks": {"coder": ["coder-backup"]}, "backoff_base": 0.01, **router},
+    }
+
+
+@PATHS
+def test_retryable_error_is_retried_then_falls_back(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, retries=1)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("r", [Reply.error(500), Reply.error(503)])
+        backup.set_script("r", [Reply.text("from backup")])
+        response = chat(proxy, "r")
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "from backup"
+    assert response.json()["model"] == "coder"
+    assert response.headers["x-codelab-served-by"] == "coder-backup"
+    # One retry on the primary, then the fallback.
+    assert (len(provider.requests("r")), len(backup.requests("r"))) == (2, 1)
+
+
+@PATHS
+@pytest.mark.parametrize("status", [400, 401])
+def test_client_errors_are_never_retried(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+    status: int,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, retries=3)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("bad", [Reply.error(status, "nope")])
+        response = chat(proxy, "bad")
+    assert response.status_code == (400 if status == 400 else 502)
+    assert len(provider.requests("bad")) == 1
+    assert backup.requests("bad") == []
+
+
+@PATHS
+def test_stream_fails_over_before_the_first_token(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, retries=0)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("s", [Reply.error(429, "busy")])
+        backup.set_script("s", [Reply.text("clean stream from backup")])
+        response = chat(proxy, "s", stream=True)
+    assert response.status_code == 200
+    events = sse_events(response)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all("error" not in c for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == "clean stream from backup"
+
+
+@PATHS
+def test_stream_dying_after_the_first_token_ends_with_error_and_usage(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("die", [Reply(content="y" * 40, chunk_chars=4, abort_after_chunks=4)])
+        response = chat(proxy, "die", stream=True)
+    events = sse_events(response)
+    last = json.loads(events[-1])
+    assert last["error"]["code"] in {"provider_unavailable", "provider_error"}
+    assert last["usage"]["completion_tokens"] >= 3
+    assert last["usage"]["prompt_tokens"] > 0
+    assert backup.requests("die") == []
+
+
+@PATHS
+def test_hung_attempt_times_out_and_falls_back(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, retries=0, attempt_timeout=0.5)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("h", [Reply(content="never", hang_after_chunks=0, hang_seconds=2)])
+        backup.set_script("h", [Reply.text("rescued")])
+        started = time.monotonic()
+        response = chat(proxy, "h", stream=True)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert "rescued" in "".join(sse_events(response)) or "resc" in response.text
+    assert elapsed < 3
+
+
+@PATHS
+def test_stream_going_silent_ends_within_the_idle_timeout(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, stream_idle_timeout=0.5)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("quiet", [Reply(content="z" * 40, hang_after_chunks=2, hang_seconds=2)])
+        started = time.monotonic()
+        response = chat(proxy, "quiet", stream=True)
+        elapsed = time.monotonic() - started
+    last = json.loads(sse_events(response)[-1])
+    assert last["error"]["code"] == "provider_timeout"
+    assert elapsed < 3
+
+
+def test_total_deadline_bounds_every_attempt(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+) -> None:
+    document = _document(
+        provider.base_url,
+        backup.base_url,
+        True,
+        retries=5,
+        attempt_timeout=0.4,
+        total_timeout=1.0,
+    )
+    hang = Reply(content="never", hang_after_chunks=0, hang_seconds=2)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("t", [hang] * 10)
+        backup.set_script("t", [hang] * 10)
+        started = time.monotonic()
+        response = chat(proxy, "t")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert elapsed < 2.0
