@@ -22,7 +22,7 @@ from acp.schema import (
 from codelab_common import events as ev
 from codelab_common.protocol import META_NAMESPACE, JsonRpcErrorCode
 from codelab_runtime.agents.specs import mode_state
-from codelab_runtime.loop import run_turn
+from codelab_runtime.loop import CancelScope, run_turn
 from codelab_runtime.prompt_text import prompt_to_text
 from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.session_updates import report_usage, switch_mode
@@ -58,6 +58,7 @@ class RuntimeAgent:
         self.state = state
         self._turn: asyncio.Task[Any] | None = None
         self._cancelled = False
+        self._scope = CancelScope()
 
     @property
     def busy(self) -> bool:
@@ -140,7 +141,9 @@ class RuntimeAgent:
                 state.drop_turn(turn_id)
                 await self._deps.store.delete_turn(session_id, turn_id)
         self._cancelled = False
-        turn = TurnFactory(self._client, self._deps, state, turn_id).make(state)
+        factory = TurnFactory(self._client, self._deps, state, turn_id)
+        self._scope = factory.cancel_scope
+        turn = factory.make(state)
         self._turn = asyncio.create_task(run_turn(turn, user_text))
         try:
             stop_reason = await self._turn
@@ -156,6 +159,7 @@ class RuntimeAgent:
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         if session_id == self._session_id and self.busy and self._turn is not None:
             self._cancelled = True
+            self._scope.by_user = True
             self._turn.cancel()
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from acp import update_agent_message_text
@@ -37,6 +37,13 @@ from codelab_runtime.tools.runner import ToolRunner
 
 
 @dataclass(slots=True)
+class CancelScope:
+    """Shared by a turn and its subtasks: whether the user (not a shutdown) cancelled."""
+
+    by_user: bool = False
+
+
+@dataclass(slots=True)
 class Turn:
     """Everything one prompt turn works with."""
 
@@ -53,6 +60,7 @@ class Turn:
     context_window: int = 128_000
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cancel_scope: CancelScope = field(default_factory=CancelScope)
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -235,8 +243,10 @@ async def run_task(turn: Turn, user_text: str | None) -> tuple[StopReason, str |
         await turn.say(f"\n\nStopped after {calls} model calls (the per-turn limit).")
         return await _finish(turn, "max_turn_requests", calls), None
     except asyncio.CancelledError:
-        await _close_dangling_calls(turn)
-        await turn.bus.publish(ev.TaskCancelled(**turn.ids()))
+        # A replica shutting down leaves the turn as it is: the next owner resumes it.
+        if turn.cancel_scope.by_user:
+            await _close_dangling_calls(turn)
+            await turn.bus.publish(ev.TaskCancelled(**turn.ids()))
         raise
 
 

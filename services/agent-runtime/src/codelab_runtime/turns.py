@@ -8,14 +8,15 @@ result instead of running it again, and an unfinished child resumes from its mes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from acp.agent.connection import AgentSideConnection
 from acp.helpers import plan_entry, update_plan
 
 from codelab_common import events as ev
-from codelab_runtime.loop import Turn, run_task
+from codelab_runtime.loop import CancelScope, Turn, run_task
 from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.session_updates import switch_mode
 from codelab_runtime.state import SessionState
@@ -34,6 +35,7 @@ class TurnFactory:
     deps: RuntimeDeps
     root: SessionState
     turn_id: str
+    cancel_scope: CancelScope = field(default_factory=CancelScope)
 
     def make(self, state: SessionState, task_id: str | None = None, depth: int = 0) -> Turn:
         turn_holder: list[Turn] = []
@@ -90,6 +92,7 @@ class TurnFactory:
             max_model_calls=deps.max_model_calls,
             task_id=task_id,
             context_window=deps.context_window_tokens,
+            cancel_scope=self.cancel_scope,
         )
         turn_holder.append(turn)
         return turn
@@ -134,7 +137,12 @@ class TurnFactory:
             )
         )
         child = self.make(child_state, task_id=row.id, depth=depth + 1)
-        stop, completion = await run_task(child, None if history else row.instructions)
+        try:
+            stop, completion = await run_task(child, None if history else row.instructions)
+        except asyncio.CancelledError:
+            if self.cancel_scope.by_user:  # a shutdown leaves it running, to be resumed
+                await store.finish(row.id, "cancelled", "Cancelled by the user.")
+            raise
         if completion is None:
             last = next(
                 (h.message.get("content") for h in reversed(history) if h.message.get("content")),
