@@ -7,12 +7,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import asyncpg
 import httpx
+import httpx2
 import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -137,9 +141,10 @@ CLI_CLIENT = ClientSpec(
     client_id="codelab-cli",
     scopes=("sessions:read", "sessions:write"),
     audience="codelab-gateway",
-    grant_types=("password", "refresh_token"),
+    grant_types=("authorization_code", "password", "refresh_token"),
     public=True,
     allow_password_grant=True,
+    redirect_uris=("http://127.0.0.1/callback",),
 )
 RUNTIME_CLIENT = ClientSpec(
     client_id="codelab-runtime",
@@ -169,3 +174,88 @@ async def auth(database_url: str, tmp_path: Path) -> AsyncIterator[AuthHarness]:
         await harness.add_client(CLI_CLIENT)
         await harness.add_client(RUNTIME_CLIENT)
         yield harness
+
+
+# An IP host: http.cookiejar mangles cookies of a bare "localhost".
+BASE = "http://127.0.0.1"
+REDIRECT = "http://127.0.0.1:53682/callback"
+
+
+@asynccontextmanager
+async def browser_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        yield client
+
+
+@asynccontextmanager
+async def oauth_client_for(
+    app: FastAPI, client_id: str = "codelab-cli", **kwargs: object
+) -> AsyncIterator[AsyncOAuth2Client]:
+    async with AsyncOAuth2Client(
+        client_id=client_id,
+        redirect_uri=REDIRECT,
+        scope="sessions:read sessions:write",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+        # authlib's httpx integration runs on its own httpx fork (httpx2).
+        transport=httpx2.ASGITransport(app=app),
+        **kwargs,
+    ) as client:
+        yield client
+
+
+class LoginForm(HTMLParser):
+    """The first form of a page: its action and every named input's value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.labels: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form" and self.action is None:
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("name") and values.get("type") == "hidden":
+            self.fields[values["name"]] = values.get("value", "")
+        elif tag == "label" and values.get("for"):
+            self.labels.add(values["for"])
+
+
+def parse_form(html: str) -> LoginForm:
+    form = LoginForm()
+    form.feed(html)
+    assert form.action is not None, "no form on the page"
+    return form
+
+
+async def sign_in(
+    browser: httpx.AsyncClient,
+    authorize_url: str,
+    username: str,
+    password: str,
+    decision: str = "allow",
+) -> httpx.Response:
+    """Open ``authorize_url``, submit the form; return the POST's response (a redirect)."""
+    page = await browser.get(authorize_url)
+    assert page.status_code == 200, page.text
+    form = parse_form(page.text)
+    assert {"username", "password"} <= form.labels  # every field has a label
+    data = {**form.fields, "username": username, "password": password, "decision": decision}
+    return await browser.post(urljoin(str(page.url), form.action or ""), data=data)
+
+
+@pytest.fixture
+async def browser(auth: AuthHarness) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping HTTP client playing the user's browser."""
+    async with browser_for(auth.app) as client:
+        yield client
+
+
+@pytest.fixture
+async def oauth(auth: AuthHarness) -> AsyncIterator[AsyncOAuth2Client]:
+    """authlib's OAuth client as the public ``codelab-cli`` with a loopback redirect."""
+    async with oauth_client_for(auth.app) as client:
+        yield client

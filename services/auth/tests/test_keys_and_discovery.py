@@ -26,11 +26,19 @@ async def test_discovery_lists_exactly_what_is_supported(auth: Any) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/oauth/authorize",
         "token_endpoint": f"{ISSUER}/oauth/token",
         "jwks_uri": f"{ISSUER}/.well-known/jwks.json",
         "revocation_endpoint": f"{ISSUER}/oauth/revoke",
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "response_types_supported": [],
+        "grant_types_supported": [
+            "authorization_code",
+            "password",
+            "refresh_token",
+            "client_credentials",
+        ],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": [
             "none",
             "client_secret_basic",

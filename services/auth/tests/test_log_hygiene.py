@@ -54,7 +54,7 @@ async def test_no_password_secret_or_token_is_logged(auth: Any, captured_logs: _
     )  # reuse → warning log
     service = await auth.token(auth=RUNTIME, grant_type="client_credentials")
     logs = "\n".join(captured_logs.lines)
-    assert "access token issued" in logs
+    assert "audit: token_issued success" in logs
     assert "refresh-token family revoked" in logs
     assert "$argon2" not in logs
     for secret in (

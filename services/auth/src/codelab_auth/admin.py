@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,8 @@ from codelab_auth.scopes import KNOWN_ROLES, SUPPORTED_SCOPES
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # documented demo credential, only seeded when asked for
 CLI_CLIENT_ID = "codelab-cli"
+# RFC 8252 §7.3: the CLI listens on any free loopback port with this path.
+CLI_REDIRECT_URIS = ("http://127.0.0.1/callback", "http://[::1]/callback")
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +53,13 @@ class ClientSpec:
             raise InvalidAdminInput("a public client has no secret")
         if self.public and "client_credentials" in self.grant_types:
             raise InvalidAdminInput("client_credentials needs a confidential client")
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
+            raise InvalidAdminInput("authorization_code needs at least one --redirect-uri")
+        for uri in self.redirect_uris:
+            parts = urlsplit(uri)
+            loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1")
+            if parts.fragment or not parts.netloc or not (parts.scheme == "https" or loopback):
+                raise InvalidAdminInput(f"redirect URI must be https or loopback http: {uri}")
 
 
 async def upsert_user(
@@ -117,9 +127,10 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], hasher: SecretHa
                 name="CodeLab CLI",
                 scopes=("sessions:read", "sessions:write"),
                 audience="codelab-gateway",
-                grant_types=("password", "refresh_token"),
+                grant_types=("authorization_code", "password", "refresh_token"),
                 public=True,
                 allow_password_grant=True,
+                redirect_uris=CLI_REDIRECT_URIS,
             ),
         )
     log.info(

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from codelab_auth.adapters.db import create_engine, create_session_factory
 from codelab_auth.adapters.migrate import upgrade
 from codelab_auth.admin import seed_demo
-from codelab_auth.api import discovery, oauth
+from codelab_auth.api import authorize, discovery, oauth
 from codelab_auth.context import AuthContext
 from codelab_auth.keys import Keyring
 from codelab_auth.oauth.server import TokenPolicy
@@ -58,7 +58,12 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
                 parallelism=settings.argon2_parallelism,
             )
         )
-        policy = TokenPolicy(hasher=hasher, refresh_token_ttl=settings.refresh_token_ttl)
+        policy = TokenPolicy(
+            hasher=hasher,
+            refresh_token_ttl=settings.refresh_token_ttl,
+            code_ttl=settings.authorization_code_ttl,
+            session_max_age=settings.session_max_age,
+        )
         yield AuthContext(settings, engine, sessions, keyring, policy)
     finally:
         await engine.dispose()
@@ -87,7 +92,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             app.state.readiness_checks["database"] = database
             yield
 
-    app = create_service_app(SERVICE, lifespan=lifespan, title="CodeLab auth")
+    app = create_service_app(SERVICE, lifespan=lifespan, settings=settings, title="CodeLab auth")
     app.include_router(oauth.router)
+    app.include_router(authorize.router)
     app.include_router(discovery.router)
     return app

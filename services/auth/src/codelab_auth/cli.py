@@ -57,6 +57,7 @@ async def _create_client(context: AuthContext, args: argparse.Namespace) -> str:
         allow_password_grant=args.allow_password,
         name=args.name or "",
         allowed_audiences=tuple(args.allowed_audience),
+        redirect_uris=tuple(args.redirect_uri),
     )
     async with context.sessions.begin() as session:
         created = await upsert_client(session, context.policy.hasher, spec)
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--public", action="store_true", help="no secret (first-party apps)")
     client.add_argument("--allow-password", action="store_true", help="allow password grant")
     client.add_argument("--name")
+    client.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="exact redirect URI (authorization_code); http://127.0.0.1/callback = any port",
+    )
     return parser
 
 

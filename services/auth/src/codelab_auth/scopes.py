@@ -11,6 +11,13 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "service": frozenset({"llm:invoke"}),
 }
 KNOWN_ROLES = frozenset(ROLE_SCOPES)
+# Shown on the consent page.
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "sessions:read": "read your coding sessions and their history",
+    "sessions:write": "start sessions and prompt the agents on your behalf",
+    "llm:invoke": "call the language models",
+    "admin": "administer users, clients and keys",
+}
 SUPPORTED_SCOPES: tuple[str, ...] = tuple(sorted(set().union(*ROLE_SCOPES.values())))
 
 

@@ -39,7 +39,24 @@ class AuthSettings(ServiceSettings):
         description="Encrypts signing keys at rest; the default is for development only.",
     )
     access_token_ttl: int = Field(default=900, gt=0, description="Seconds.")
-    refresh_token_ttl: int = Field(default=30 * 24 * 3600, gt=0, description="Seconds.")
+    refresh_token_ttl: int = Field(
+        default=30 * 24 * 3600,
+        gt=0,
+        description="Seconds a refresh token stays usable if not used (sliding, per token).",
+    )
+    session_max_age: int = Field(
+        default=90 * 24 * 3600,
+        gt=0,
+        description="Absolute lifetime (seconds) of a login: no refresh beyond it, however "
+        "often the token is rotated.",
+    )
+    authorization_code_ttl: int = Field(
+        default=60,
+        gt=0,
+        le=600,
+        description="Seconds an authorization code may wait for its exchange (RFC 6749: "
+        "at most 10 minutes).",
+    )
     key_cache_ttl: float = Field(
         default=30.0,
         ge=0,

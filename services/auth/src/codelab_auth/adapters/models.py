@@ -104,3 +104,57 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuthorizationCode(Base):
+    """A one-time authorization code (hash only) and what its exchange issued.
+
+    ``family_id`` and ``access_jti`` are filled on exchange so that a replayed code can
+    revoke what the first exchange issued (RFC 6749 §4.1.2).
+    """
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(
+        String(150), ForeignKey("clients.client_id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[str] = mapped_column(String(200))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    family_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    access_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RevokedToken(Base):
+    """An access token revoked before its expiry; kept until ``expires_at``."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(50), default="")
+
+
+class AuditEvent(Base):
+    """One security-relevant event; never holds a secret, password, token or code."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(20), default="success")
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(150), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -21,12 +21,14 @@ def server_metadata(settings: AuthSettings) -> dict[str, Any]:
     issuer = settings.issuer
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "grant_types_supported": list(GRANT_TYPES),
-        # No authorization endpoint yet, so no response types.
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "scopes_supported": list(SUPPORTED_SCOPES),

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
 )
 
-from codelab_auth.adapters.db import await_in_sync
+from codelab_auth.accounts import BAD_CREDENTIALS
 from codelab_auth.adapters.models import User
 from codelab_auth.oauth.records import OAuthClient, StoredRefreshToken
 from codelab_auth.scopes import ScopeNotAllowed, grant_scope, parse_scope, scopes_for_roles
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from codelab_auth.oauth.transport import FormOAuth2Request
 
 TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
-BAD_CREDENTIALS = "Invalid username or password."  # one message: no user enumeration
 log = logging.getLogger(__name__)
 
 
@@ -86,16 +85,15 @@ class MintingGrant(grants.BaseGrant):  # type: ignore[misc]
         issued = self.server.signer.sign(
             subject=subject, client_id=client.get_client_id(), audience=audience, scope=granted
         )
-        log.info(
-            "access token issued",
-            extra={
-                "grant_type": grant_type or self.GRANT_TYPE,
-                "client_id": client.get_client_id(),
-                "sub": subject.sub,
-                "aud": audience,
-                "scope": granted,
-                "jti": issued.claims["jti"],
-            },
+        self.request.issued_jti = issued.claims["jti"]
+        self.server.audit(
+            "token_issued",
+            subject=subject.sub,
+            client_id=client.get_client_id(),
+            grant_type=grant_type or self.GRANT_TYPE,
+            aud=audience,
+            scope=granted,
+            jti=issued.claims["jti"],
         )
         token: dict[str, Any] = {
             "token_type": "Bearer",
@@ -112,12 +110,8 @@ class PasswordGrant(MintingGrant, grants.ResourceOwnerPasswordCredentialsGrant):
     """Resource-owner password grant, only for clients flagged ``allow_password_grant``."""
 
     def authenticate_user(self, username: str, password: str) -> User:
-        user = self.server.store.user_by_name(username)
-        hasher = self.server.hasher
+        user = self.server.login(username, password)
         if user is None:
-            await_in_sync(hasher.dummy_verify, password)
-            raise InvalidGrantError(BAD_CREDENTIALS)
-        if not await_in_sync(hasher.verify, user.password_hash, password) or user.disabled:
             raise InvalidGrantError(BAD_CREDENTIALS)
         return user
 

@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
 
 from codelab_auth.adapters.db import await_in_sync
-from codelab_auth.adapters.models import Client, RefreshToken
+from codelab_auth.adapters.models import AuthorizationCode, Client, RefreshToken
 from codelab_auth.passwords import SecretHasher
 from codelab_auth.scopes import format_scope, parse_scope
 
 PUBLIC_AUTH_METHODS = frozenset({"none"})
 CONFIDENTIAL_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
+
+
+def _without_port(uri: str) -> tuple[str, str, str, str, str] | None:
+    """A loopback http URI with its port removed, or None when it is not one."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
+    if parts.scheme != "http" or host not in LOOPBACK_HOSTS or "@" in parts.netloc:
+        return None
+    return parts.scheme, host, parts.path, parts.query, parts.fragment
+
+
+def redirect_uri_matches(requested: str, registered: list[str], *, native: bool) -> bool:
+    """Exact string match; for native (public) clients also RFC 8252 §7.3 loopback.
+
+    A registered ``http://127.0.0.1/callback`` (no port) admits the same URI on any
+    port, because a native app binds whatever port is free. Nothing else is relaxed:
+    no prefix, case or trailing-slash leniency (RFC 9700 §4.1.3).
+    """
+    if requested in registered:
+        return True
+    if not native:
+        return False
+    asked = _without_port(requested)
+    if asked is None or urlsplit(requested).port is None:
+        return False
+    return any(_without_port(uri) == asked and urlsplit(uri).port is None for uri in registered)
 
 
 class OAuthClient(ClientMixin):  # type: ignore[misc]
@@ -45,7 +77,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return format_scope(parse_scope(scope) & self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.row.redirect_uris
+        return redirect_uri_matches(redirect_uri, self.row.redirect_uris, native=self.is_public)
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.row.secret_hash is None:
@@ -58,7 +90,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return method in allowed
 
     def check_response_type(self, response_type: str) -> bool:
-        return False  # no authorization endpoint yet
+        return response_type == "code" and "authorization_code" in self.row.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         if grant_type not in self.row.grant_types:
@@ -90,3 +122,22 @@ class StoredRefreshToken(TokenMixin):  # type: ignore[misc]
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
+
+
+class StoredAuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+    """An authorization-code row as authlib sees it."""
+
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+        # Read by authlib's CodeChallenge extension.
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def is_expired(self) -> bool:
+        return self.row.expires_at <= datetime.now(self.row.expires_at.tzinfo)

@@ -14,7 +14,10 @@ from authlib.oauth2.rfc6749 import AuthorizationServer
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from sqlalchemy.orm import Session
 
+from codelab_auth.accounts import check_password
 from codelab_auth.adapters.models import User
+from codelab_auth.audit import audit
+from codelab_auth.oauth.code_grant import AuthorizationCodeGrant, S256CodeChallenge
 from codelab_auth.oauth.grants import (
     TOKEN_AUTH_METHODS,
     ClientCredentialsGrant,
@@ -28,15 +31,17 @@ from codelab_auth.passwords import SecretHasher
 from codelab_auth.scopes import SUPPORTED_SCOPES
 from codelab_auth.tokens import AccessTokenSigner, new_refresh_token
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES = ("authorization_code", "password", "refresh_token", "client_credentials")
 
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """Request-independent inputs of the server: hashing and refresh-token lifetime."""
+    """Request-independent inputs of the server: hashing and token/code lifetimes."""
 
     hasher: SecretHasher
     refresh_token_ttl: int
+    code_ttl: int = 60
+    session_max_age: int = 90 * 24 * 3600
 
 
 class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
@@ -55,20 +60,52 @@ class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: StoredRefreshToken, request: FormOAuth2Request) -> None:
         self.server.store.revoke_family(token.row.family_id, reuse=False)
+        self.server.audit(
+            "revocation",
+            subject=str(token.row.user_id),
+            client_id=token.row.client_id,
+            family_id=str(token.row.family_id),
+        )
 
 
 class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """authlib's server with our grants, storage and signer."""
 
-    def __init__(self, session: Session, policy: TokenPolicy, signer: AccessTokenSigner) -> None:
+    def __init__(
+        self,
+        session: Session,
+        policy: TokenPolicy,
+        signer: AccessTokenSigner,
+        ip: str | None = None,
+    ) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
+        self.session = session
         self.store = OAuthStore(session)
         self.hasher = policy.hasher
         self.signer = signer
+        self.policy = policy
+        self.code_ttl = policy.code_ttl
+        self.ip = ip
         self._refresh_ttl = policy.refresh_token_ttl
         for grant in (PasswordGrant, RefreshTokenGrant, ClientCredentialsGrant):
             self.register_grant(grant)
+        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_endpoint(RevocationWithFamilies)
+
+    def audit(self, event: str, **fields: Any) -> None:
+        """Record an audit event on this request's session (committed with it)."""
+        fields.setdefault("ip", self.ip)
+        audit(self.session, event, **fields)
+
+    def login(self, username: str, password: str) -> User | None:
+        """Check a password (grant or login page) and audit the outcome."""
+        user = check_password(self.store, self.hasher, username, password)
+        if user is None:
+            # The username is audited (an operator needs it); the password never is.
+            self.audit("login", outcome="failure", username=username)
+        else:
+            self.audit("login", subject=str(user.id), username=username)
+        return user
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         row = self.store.client(client_id)
@@ -85,7 +122,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return
         parent: StoredRefreshToken | None = request.refresh_token
         assert request.issued_audience is not None
-        self.store.add_refresh_token(
+        row = self.store.add_refresh_token(
             refresh,
             user_id=user.id,
             client_id=request.client.get_client_id(),
@@ -94,6 +131,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             ttl=self._refresh_ttl,
             parent=parent.row if parent is not None else None,
         )
+        request.issued_family = row.family_id
 
     def create_oauth2_request(self, request: FormOAuth2Request) -> FormOAuth2Request:
         return request  # built by oauth.transport before we left the event loop

@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from codelab_auth.adapters.models import Client, RefreshToken, User, utcnow
+from codelab_auth.adapters.models import (
+    AuthorizationCode,
+    Client,
+    RefreshToken,
+    RevokedToken,
+    User,
+    utcnow,
+)
 from codelab_auth.tokens import hash_refresh_token
 
 log = logging.getLogger(__name__)
@@ -81,6 +88,50 @@ class OAuthStore:
         )
         assert isinstance(result, CursorResult)
         return result.rowcount == 1
+
+    def add_code(self, row: AuthorizationCode) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        # Codes are stored like refresh tokens: only a hash, compared by lookup.
+        return self.session.scalar(
+            select(AuthorizationCode).where(
+                AuthorizationCode.code_hash == hash_refresh_token(code),
+                AuthorizationCode.client_id == client_id,
+            )
+        )
+
+    def claim_code(self, row: AuthorizationCode) -> bool:
+        """Mark a code used, atomically: False when it was used already (a replay)."""
+        result = self.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def record_code_issue(
+        self, row: AuthorizationCode, family_id: uuid.UUID | None, jti: str | None
+    ) -> None:
+        """Remember what the exchange of ``row`` issued, for revocation on replay."""
+        self.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id)
+            .values(family_id=family_id, access_jti=jti)
+            .execution_options(synchronize_session=False)
+        )
+
+    def revoke_jti(self, jti: str, expires_at: datetime, reason: str) -> None:
+        """Add an access token id to the revoked list (idempotent)."""
+        if self.session.get(RevokedToken, jti) is None:
+            self.session.add(RevokedToken(jti=jti, expires_at=expires_at, reason=reason))
+            self.session.flush()
+
+    def is_jti_revoked(self, jti: str) -> bool:
+        return self.session.get(RevokedToken, jti) is not None
 
     def revoke_family(self, family_id: uuid.UUID, *, reuse: bool) -> None:
         """Revoke every token of a family: reuse was detected, or a client asked."""

@@ -1,0 +1,27 @@
+"""Checking a username and password, identically for the password grant and the login page."""
+
+from __future__ import annotations
+
+from codelab_auth.adapters.db import await_in_sync
+from codelab_auth.adapters.models import User
+from codelab_auth.oauth.store import OAuthStore
+from codelab_auth.passwords import SecretHasher
+
+BAD_CREDENTIALS = "Invalid username or password."  # one message: no user enumeration
+
+
+def check_password(
+    store: OAuthStore, hasher: SecretHasher, username: str, password: str
+) -> User | None:
+    """The user when the password is right and the account enabled, else None.
+
+    An unknown user still costs one argon2 verification (against a dummy hash), and a
+    disabled one is checked like any other, so timing tells nothing either way.
+    """
+    user = store.user_by_name(username)
+    if user is None:
+        await_in_sync(hasher.dummy_verify, password)
+        return None
+    if not await_in_sync(hasher.verify, user.password_hash, password) or user.disabled:
+        return None
+    return user
