@@ -22,6 +22,7 @@ from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.testing import ScriptedChatModel
 from codelab_runtime.tools.client_ops import ToolLimits
+from codelab_runtime.tools.policy import ApprovalPolicy
 from codelab_runtime.worker import RuntimeSupervisor
 
 
@@ -47,6 +48,8 @@ def make_replica(
     idle_release_s: float = 30.0,
     output_limit: int = 4000,
     command_timeout_s: float = 5.0,
+    policy: ApprovalPolicy | None = None,
+    context_window_tokens: int = 128_000,
 ) -> Replica:
     bus = EventBus()
     registry = CollectorRegistry()
@@ -62,6 +65,8 @@ def make_replica(
         limits=ToolLimits(command_timeout_s, output_limit),
         max_model_calls=max_model_calls,
         default_mode="orchestrator",
+        policy=policy or ApprovalPolicy(),
+        context_window_tokens=context_window_tokens,
     )
     supervisor = RuntimeSupervisor(
         channel,

@@ -23,6 +23,7 @@ from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.settings import RuntimeSettings
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.tools.client_ops import ToolLimits
+from codelab_runtime.tools.policy import ApprovalPolicy
 from codelab_runtime.worker import RuntimeSupervisor
 
 
@@ -74,6 +75,12 @@ def create_app(
                 limits=ToolLimits(settings.command_timeout_s, settings.tool_output_limit_bytes),
                 max_model_calls=settings.max_model_calls_per_turn,
                 default_mode=settings.default_mode,
+                policy=ApprovalPolicy(
+                    command_allow=tuple(settings.command_allow),
+                    command_deny=tuple(settings.command_deny),
+                    edit_allow=tuple(settings.edit_auto_approve),
+                ),
+                context_window_tokens=settings.context_window_tokens,
             )
             channel = RedisSessionChannel(redis, settings.redis_prefix)
             supervisor = RuntimeSupervisor(

@@ -88,11 +88,35 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
     )
     command_timeout_s: float = Field(
         default=120.0,
-        description="Seconds a run_command may take before it is killed.",
+        description="Seconds an execute_command may take before it is killed.",
     )
     tool_output_limit_bytes: int = Field(
         default=64_000,
         description="Tool results beyond this are truncated, with a note to the model.",
+    )
+    command_allow: list[str] = Field(
+        default_factory=list,
+        description='Command prefixes run without asking (JSON list, e.g. ["git status", "ls"]).',
+    )
+    command_deny: list[str] = Field(
+        default_factory=list,
+        description="Command prefixes always refused; the longest matching prefix wins.",
+    )
+    edit_auto_approve: list[str] = Field(
+        default_factory=list,
+        description="Path globs (relative to the workspace) edited without asking.",
+    )
+    context_window_tokens: int = Field(
+        default=32_000,
+        description="Context window of the configured model, in tokens (estimated).",
+    )
+    condense_at_ratio: float = Field(
+        default=0.8,
+        description="Condense older turns when the context reaches this share of the window.",
+    )
+    condense_model: str | None = Field(
+        default=None,
+        description="Model used for condensing summaries (default: the main model).",
     )
     default_mode: str = Field(
         default="orchestrator",
