@@ -36,23 +36,35 @@ class TokenResponse(BaseModel):
 class OAuthClient:
     """Talks to the token endpoint as the public client ``codelab-cli`` (no secret)."""
 
+    client_id = CLIENT_ID
+
     def __init__(self, server: str, http: httpx.AsyncClient) -> None:
         self.server = normalize_server(server)
         self.http = http
-        self._token_endpoint: str | None = None
+        self._metadata: dict[str, str] | None = None
+
+    async def metadata(self) -> dict[str, str]:
+        """The server's RFC 8414 metadata (empty if discovery is unavailable)."""
+        if self._metadata is None:
+            try:
+                response = await self.http.get(f"{self.server}{DISCOVERY_PATH}")
+            except httpx.HTTPError as exc:
+                raise ConnectionFailed(f"cannot reach {self.server}: {exc}") from exc
+            body = response.json() if response.status_code == 200 else {}
+            self._metadata = {k: v for k, v in body.items() if isinstance(v, str)}
+        return self._metadata
 
     async def token_endpoint(self) -> str:
         """From discovery; falls back to the documented path if discovery is unavailable."""
-        if self._token_endpoint is None:
-            endpoint = f"{self.server}{FALLBACK_TOKEN_PATH}"
-            try:
-                response = await self.http.get(f"{self.server}{DISCOVERY_PATH}")
-                if response.status_code == 200:
-                    endpoint = str(response.json().get("token_endpoint") or endpoint)
-            except httpx.HTTPError as exc:
-                raise ConnectionFailed(f"cannot reach {self.server}: {exc}") from exc
-            self._token_endpoint = endpoint
-        return self._token_endpoint
+        metadata = await self.metadata()
+        return metadata.get("token_endpoint") or f"{self.server}{FALLBACK_TOKEN_PATH}"
+
+    async def endpoint(self, name: str) -> str:
+        """Another endpoint from discovery (``authorization_endpoint``...), or AuthError."""
+        value = (await self.metadata()).get(name)
+        if not value:
+            raise AuthError(f"{self.server} does not offer {name.replace('_', ' ')}")
+        return value
 
     async def request_token(self, form: dict[str, str]) -> TokenResponse:
         endpoint = await self.token_endpoint()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from codelab_client.auth import OAuthClient, PasswordFlow, login
+from codelab_client.browser_login import BrowserFlow
 from codelab_client.console import Terminal
 from codelab_client.credentials import CredentialStore
 from codelab_client.errors import BadUsage, ClientError, ExitCode, LoginRequired
@@ -32,6 +34,9 @@ def build_parser(settings: ClientSettings) -> argparse.ArgumentParser:
     log_in.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
+    log_in.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in URL instead of opening it"
+    )
 
     log_out = commands.add_parser("logout", help="forget the stored tokens for a server")
     log_out.add_argument("--server", default=settings.server, help=server_help)
@@ -49,6 +54,13 @@ def build_parser(settings: ClientSettings) -> argparse.ArgumentParser:
     return parser
 
 
+def show_url(url: str, *, open_browser: bool) -> None:
+    """Print the sign-in URL (always: the browser may be on another machine) and open it."""
+    sys.stderr.write(f"Sign in at:\n  {url}\n")
+    if open_browser:
+        webbrowser.open(url)
+
+
 def _terminal() -> Terminal:
     return Terminal(stdin=sys.stdin, err=sys.stderr, interactive=sys.stdin.isatty())
 
@@ -56,6 +68,15 @@ def _terminal() -> Terminal:
 async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitCode:
     store = CredentialStore(settings.config_dir)
     term = _terminal()
+    if not args.password_stdin and not args.username:
+        # Default: the browser (authorization code + PKCE); the password grant stays
+        # for scripts and tests that pass --username / --password-stdin.
+        async with create_http_client() as http:
+            oauth = OAuthClient(args.server, http)
+            flow = BrowserFlow(lambda url: show_url(url, open_browser=not args.no_browser))
+            await login(store, oauth, flow, None)
+        sys.stderr.write(f"logged in to {oauth.server}\n")
+        return ExitCode.OK
     if args.password_stdin:
         if not args.username:
             raise LoginRequired("--password-stdin needs --username (or CODELAB_USERNAME)")
