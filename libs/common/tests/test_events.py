@@ -127,3 +127,13 @@ async def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()
     await bus.publish(ev.TaskCancelled(session_id="s"))
     assert seen == []
+
+
+def test_events_carry_the_active_trace_id() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    assert ev.TaskCancelled(session_id="s").trace_id is None
+    with tracer.start_as_current_span("turn") as span:
+        event = ev.TaskCancelled(session_id="s")
+    assert event.trace_id == format(span.get_span_context().trace_id, "032x")

@@ -12,11 +12,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def current_trace_id() -> str | None:
+    """The active OpenTelemetry trace id (hex), so an event joins the trace it happened in."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 class BaseEvent(BaseModel):
@@ -30,7 +37,7 @@ class BaseEvent(BaseModel):
     correlation_id: str | None = None
     # The task (a prompt turn's top-level task, or a subtask) the fact belongs to.
     task_id: str | None = None
-    trace_id: str | None = None
+    trace_id: str | None = Field(default_factory=current_trace_id)
 
 
 class SessionCreated(BaseEvent):

@@ -18,6 +18,7 @@ from acp.schema import (
     PromptResponse,
     SetSessionModeResponse,
 )
+from opentelemetry import trace
 
 from codelab_common import events as ev
 from codelab_common.protocol import META_NAMESPACE, JsonRpcErrorCode
@@ -31,6 +32,7 @@ from codelab_runtime.transport import META_INPUT_ID, SessionTransport
 from codelab_runtime.turns import TurnFactory
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("codelab.runtime")
 
 
 def _codelab_meta(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +146,12 @@ class RuntimeAgent:
         factory = TurnFactory(self._client, self._deps, state, turn_id)
         self._scope = factory.cancel_scope
         turn = factory.make(state)
-        self._turn = asyncio.create_task(run_turn(turn, user_text))
+        # The turn's events and model calls share one trace (the task copies the context).
+        with _tracer.start_as_current_span(
+            "runtime.prompt_turn",
+            attributes={"codelab.session_id": session_id, "codelab.turn_id": turn_id},
+        ):
+            self._turn = asyncio.create_task(run_turn(turn, user_text))
         try:
             stop_reason = await self._turn
         except asyncio.CancelledError:

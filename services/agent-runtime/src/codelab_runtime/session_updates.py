@@ -30,6 +30,7 @@ async def switch_mode(
         ev.ModeSwitched(
             session_id=state.session_id,
             correlation_id=correlation_id,
+            task_id=correlation_id,
             from_mode=from_mode,
             to_mode=to_mode,
             reason=reason,

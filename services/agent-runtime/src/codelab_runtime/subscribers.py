@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
@@ -42,6 +42,26 @@ class RuntimeMetrics:
         self.tokens = Counter(
             "codelab_runtime_llm_tokens", "Tokens used", ["agent", "kind"], registry=registry
         )
+        self.approvals = Counter(
+            "codelab_runtime_approvals", "Approval answers", ["outcome"], registry=registry
+        )
+        self.approval_wait = Histogram(
+            "codelab_runtime_approval_wait_seconds",
+            "Time the user took to answer an approval",
+            registry=registry,
+        )
+        self.subtasks = Counter(
+            "codelab_runtime_subtasks",
+            "Subtasks by mode and outcome",
+            ["mode", "outcome"],
+            registry=registry,
+        )
+        self.condensations = Counter(
+            "codelab_runtime_context_condensations",
+            "Context condensations",
+            ["agent"],
+            registry=registry,
+        )
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(ev.TaskCompleted, lambda e: self.turns.labels(e.stop_reason).inc())
@@ -58,6 +78,13 @@ class RuntimeMetrics:
         )
         bus.subscribe(ev.LlmCallFailed, lambda e: self.llm_calls.labels(e.agent, "failed").inc())
         bus.subscribe(ev.LlmCallCompleted, self._on_llm_completed)
+        bus.subscribe(ev.ApprovalResolved, self._on_approval)
+        bus.subscribe(ev.SubtaskReturned, lambda e: self.subtasks.labels(e.mode, e.outcome).inc())
+        bus.subscribe(ev.ContextCondensed, lambda e: self.condensations.labels(e.agent).inc())
+
+    def _on_approval(self, event: ev.ApprovalResolved) -> None:
+        self.approvals.labels(event.outcome).inc()
+        self.approval_wait.observe(event.wait_ms / 1000)
 
     def _on_llm_completed(self, event: ev.LlmCallCompleted) -> None:
         self.llm_calls.labels(event.agent, "completed").inc()
