@@ -30,6 +30,7 @@ async def test_discovery_lists_exactly_what_is_supported(auth: Any) -> None:
         "token_endpoint": f"{ISSUER}/oauth/token",
         "jwks_uri": f"{ISSUER}/.well-known/jwks.json",
         "revocation_endpoint": f"{ISSUER}/oauth/revoke",
+        "introspection_endpoint": f"{ISSUER}/oauth/introspect",
         "grant_types_supported": [
             "authorization_code",
             "password",
@@ -46,6 +47,10 @@ async def test_discovery_lists_exactly_what_is_supported(auth: Any) -> None:
         ],
         "revocation_endpoint_auth_methods_supported": [
             "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
         ],

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from codelab_auth.context import ContextDep
-from codelab_auth.oauth.grants import TOKEN_AUTH_METHODS
+from codelab_auth.oauth.grants import CONFIDENTIAL_METHODS, TOKEN_AUTH_METHODS
 from codelab_auth.oauth.server import GRANT_TYPES
 from codelab_auth.scopes import SUPPORTED_SCOPES
 from codelab_auth.settings import AuthSettings
@@ -25,12 +25,14 @@ def server_metadata(settings: AuthSettings) -> dict[str, Any]:
         "token_endpoint": f"{issuer}/oauth/token",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_METHODS),
         "scopes_supported": list(SUPPORTED_SCOPES),
     }
 

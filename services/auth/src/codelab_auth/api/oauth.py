@@ -1,6 +1,6 @@
-"""``POST /oauth/token`` and ``POST /oauth/revoke``: authlib behind a Starlette adapter.
+"""``POST /oauth/token``, ``/oauth/revoke``, ``/oauth/introspect``: authlib behind Starlette.
 
-Both answer in RFC 6749 / RFC 7009 JSON (never problem+json), with
+All answer in RFC 6749 / 7009 / 7662 JSON (never problem+json), with
 ``Cache-Control: no-store``, because OAuth clients parse exactly that shape.
 """
 
@@ -39,13 +39,15 @@ async def _run(context: AuthContext, request: Request, endpoint: str) -> Respons
     signer = AccessTokenSigner(
         issuer=context.settings.issuer, ttl=context.settings.access_token_ttl, key=key
     )
+    jwks = None if endpoint == "token" else await context.keyring.jwks()
+    ip = request.client.host if request.client else None
 
     def handle(session: Session) -> OAuthResult:
-        server = CodelabAuthorizationServer(session, context.policy, signer)
+        server = CodelabAuthorizationServer(session, context.policy, signer, ip, jwks)
         if endpoint == "token":
             result: OAuthResult = server.create_token_response(oauth_request)
         else:
-            result = server.create_endpoint_response("revocation", oauth_request)
+            result = server.create_endpoint_response(endpoint, oauth_request)
         return result
 
     async with context.sessions() as session:
@@ -62,3 +64,8 @@ async def token(request: Request, context: ContextDep) -> Response:
 @router.post("/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
 async def revoke(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "revocation")
+
+
+@router.post("/introspect", summary="Token introspection, confidential clients (RFC 7662)")
+async def introspect(request: Request, context: ContextDep) -> Response:
+    return await _run(context, request, "introspection")

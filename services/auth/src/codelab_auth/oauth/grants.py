@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from codelab_auth.oauth.transport import FormOAuth2Request
 
 TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
 log = logging.getLogger(__name__)
 
 
@@ -119,7 +120,7 @@ class PasswordGrant(MintingGrant, grants.ResourceOwnerPasswordCredentialsGrant):
 class ClientCredentialsGrant(MintingGrant, grants.ClientCredentialsGrant):  # type: ignore[misc]
     """Client credentials for confidential clients (basic or post secret)."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
 
 class RefreshTokenGrant(MintingGrant, grants.RefreshTokenGrant):  # type: ignore[misc]

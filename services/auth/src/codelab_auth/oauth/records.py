@@ -121,7 +121,8 @@ class StoredRefreshToken(TokenMixin):  # type: ignore[misc]
         return self.row.expires_at <= (now or datetime.now(self.row.expires_at.tzinfo))
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
+        """Revoked, or already rotated away (a used refresh token is dead too)."""
+        return self.row.revoked_at is not None or self.row.used_at is not None
 
 
 class StoredAuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]

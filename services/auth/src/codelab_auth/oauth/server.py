@@ -24,6 +24,7 @@ from codelab_auth.oauth.grants import (
     PasswordGrant,
     RefreshTokenGrant,
 )
+from codelab_auth.oauth.introspection import Introspection, StoredAccessToken, query_any_token
 from codelab_auth.oauth.records import OAuthClient, StoredRefreshToken
 from codelab_auth.oauth.store import OAuthStore
 from codelab_auth.oauth.transport import FormOAuth2Request, OAuthResult
@@ -47,18 +48,29 @@ class TokenPolicy:
 class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009 revocation. Revoking a refresh token revokes its whole family.
 
-    Access tokens are self-contained JWTs we do not track; like any unknown token they
-    get the RFC 7009 §2.2 answer (200, nothing revoked) and expire on their own.
+    Revoking an access token (a JWT we signed) puts its ``jti`` on the revoked list, which
+    introspection and resource servers that check revocation honour. Unknown tokens get
+    the RFC 7009 §2.2 answer (200, nothing revoked).
     """
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
     server: CodelabAuthorizationServer
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        row = self.server.store.refresh_token(token_string)
-        return StoredRefreshToken(row) if row is not None else None
+        return query_any_token(self.server, token_string, token_type_hint)
 
-    def revoke_token(self, token: StoredRefreshToken, request: FormOAuth2Request) -> None:
+    def revoke_token(
+        self, token: StoredRefreshToken | StoredAccessToken, request: FormOAuth2Request
+    ) -> None:
+        if isinstance(token, StoredAccessToken):
+            self.server.store.revoke_jti(token.jti, token.expires_at, "revocation")
+            self.server.audit(
+                "revocation",
+                subject=str(token.claims.get("sub")),
+                client_id=str(token.claims.get("client_id")),
+                jti=token.jti,
+            )
+            return
         self.server.store.revoke_family(token.row.family_id, reuse=False)
         self.server.audit(
             "revocation",
@@ -77,6 +89,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         policy: TokenPolicy,
         signer: AccessTokenSigner,
         ip: str | None = None,
+        jwks: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.session = session
@@ -86,11 +99,13 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.policy = policy
         self.code_ttl = policy.code_ttl
         self.ip = ip
+        self.jwks = jwks  # our public keys, to recognise our own access tokens
         self._refresh_ttl = policy.refresh_token_ttl
         for grant in (PasswordGrant, RefreshTokenGrant, ClientCredentialsGrant):
             self.register_grant(grant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_endpoint(RevocationWithFamilies)
+        self.register_endpoint(Introspection)
 
     def audit(self, event: str, **fields: Any) -> None:
         """Record an audit event on this request's session (committed with it)."""
