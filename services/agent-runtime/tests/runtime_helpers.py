@@ -17,6 +17,7 @@ from codelab_common.eventbus import EventBus
 from codelab_common.events import BaseEvent
 from codelab_common.sessions import SessionChannel, SessionRecord
 from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.condense import Condenser
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.subscribers import install_subscribers
@@ -50,6 +51,7 @@ def make_replica(
     command_timeout_s: float = 5.0,
     policy: ApprovalPolicy | None = None,
     context_window_tokens: int = 128_000,
+    condenser: Condenser | None = None,
 ) -> Replica:
     bus = EventBus()
     registry = CollectorRegistry()
@@ -67,6 +69,7 @@ def make_replica(
         default_mode="orchestrator",
         policy=policy or ApprovalPolicy(),
         context_window_tokens=context_window_tokens,
+        condenser=condenser,
     )
     supervisor = RuntimeSupervisor(
         channel,

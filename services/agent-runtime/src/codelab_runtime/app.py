@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from codelab_common.app import create_service_app
@@ -17,6 +18,7 @@ from codelab_common.settings import secret_value
 from codelab_runtime.adapters.openai_model import OpenAIChatModel
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
 from codelab_runtime.runtime_deps import RuntimeDeps
@@ -81,6 +83,11 @@ def create_app(
                     edit_allow=tuple(settings.edit_auto_approve),
                 ),
                 context_window_tokens=settings.context_window_tokens,
+                condenser=Condenser(
+                    _condense_model(model, settings, http, tokens),
+                    settings.context_window_tokens,
+                    settings.condense_at_ratio,
+                ),
             )
             channel = RedisSessionChannel(redis, settings.redis_prefix)
             supervisor = RuntimeSupervisor(
@@ -113,4 +120,22 @@ def create_app(
 
     return create_service_app(
         "agent-runtime", lifespan=lifespan, settings=settings, title="CodeLab agent runtime"
+    )
+
+
+def _condense_model(
+    model: ChatModel,
+    settings: RuntimeSettings,
+    http: httpx.AsyncClient,
+    tokens: ClientCredentialsTokens | None,
+) -> ChatModel:
+    """The summarising model: a configured (cheaper) one, else the main model."""
+    if not settings.condense_model or not isinstance(model, OpenAIChatModel):
+        return model
+    return OpenAIChatModel(
+        http,
+        settings.llm_proxy_url,
+        settings.condense_model,
+        tokens,
+        allow_requests=settings.allow_model_requests,
     )

@@ -21,6 +21,7 @@ from acp.schema import StopReason
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
 from codelab_runtime.agents.specs import AgentSpec
+from codelab_runtime.condense import Condenser, condense, fixed_tokens
 from codelab_runtime.model.base import (
     AssembledToolCall,
     ChatModel,
@@ -31,6 +32,7 @@ from codelab_runtime.model.base import (
     ToolCallDelta,
     UsageReport,
 )
+from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.state import HistoryItem, SessionState
 from codelab_runtime.tools.definitions import tools_for
 from codelab_runtime.tools.runner import ToolRunner
@@ -61,6 +63,8 @@ class Turn:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cancel_scope: CancelScope = field(default_factory=CancelScope)
+    condenser: Condenser | None = None
+    store: SessionStore | None = None
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -94,16 +98,20 @@ class ModelAnswer:
 
 
 def _system_prompt(spec: AgentSpec, state: SessionState) -> str:
-    return f"{spec.instructions}\n\nWorkspace root: {state.cwd}\nCurrent mode: {spec.mode_id}\n"
+    prompt = f"{spec.instructions}\n\nWorkspace root: {state.cwd}\nCurrent mode: {spec.mode_id}\n"
+    if state.plan:  # part of every call, so condensing can never lose it
+        lines = (f"- [{e.get('status')}] {e.get('content')}" for e in state.plan)
+        prompt += "\nCurrent plan:\n" + "\n".join(lines) + "\n"
+    return prompt
 
 
 async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnswer:
+    system = _system_prompt(spec, turn.state)
+    tools = [t.openai_schema() for t in tools_for(spec)]
+    await condense(turn, fixed_tokens(system, tools))
     request = ChatRequest(
-        messages=[
-            {"role": "system", "content": _system_prompt(spec, turn.state)},
-            *(h.message for h in turn.state.history),
-        ],
-        tools=[t.openai_schema() for t in tools_for(spec)],
+        messages=[{"role": "system", "content": system}, *(h.message for h in turn.state.history)],
+        tools=tools,
         session_id=turn.state.session_id,
         agent=spec.mode_id,
         correlation_id=turn.turn_id,

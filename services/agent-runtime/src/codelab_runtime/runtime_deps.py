@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from codelab_common.eventbus import EventBus
 from codelab_runtime.agents.specs import AgentSpec
+from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.tools.client_ops import ToolLimits
@@ -25,3 +26,4 @@ class RuntimeDeps:
     default_mode: str
     policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     context_window_tokens: int = 128_000
+    condenser: Condenser | None = None

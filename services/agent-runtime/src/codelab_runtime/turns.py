@@ -93,6 +93,8 @@ class TurnFactory:
             task_id=task_id,
             context_window=deps.context_window_tokens,
             cancel_scope=self.cancel_scope,
+            condenser=deps.condenser,
+            store=deps.store,
         )
         turn_holder.append(turn)
         return turn

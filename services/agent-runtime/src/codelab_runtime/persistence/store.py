@@ -99,6 +99,25 @@ class SessionStore:
                 )
             )
 
+    async def replace_history(
+        self, session_id: str, task_id: str | None, items: list[HistoryItem]
+    ) -> None:
+        """Swap a context's stored messages for ``items`` (after condensing), atomically."""
+        scope = MessageRow.task_id.is_(None) if task_id is None else MessageRow.task_id == task_id
+        async with self._sessions.begin() as db:
+            await db.execute(delete(MessageRow).where(MessageRow.session_id == session_id, scope))
+            db.add_all(
+                MessageRow(
+                    session_id=session_id,
+                    role=str(item.message.get("role", "")),
+                    agent_mode=item.agent,
+                    content=item.message,
+                    correlation_id=item.correlation_id,
+                    task_id=task_id,
+                )
+                for item in items
+            )
+
     async def load(self, session_id: str) -> SessionState | None:
         """The session with its full history, or ``None`` if it was never created."""
         async with self._sessions() as db:
