@@ -8,10 +8,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from codelab_auth.adapters.models import RefreshToken, User
+from codelab_auth.adapters.models import AuditEvent, RefreshToken, User
 from codelab_auth.admin import ClientSpec
 from codelab_auth.tokens import hash_refresh_token
 from codelab_common.jwt import JwtVerifier
+
+from .conftest import CLI_CLIENT
 
 RUNTIME = ("codelab-runtime", "runtime-secret-value")
 ISSUER = "http://localhost:8080/auth"
@@ -252,3 +254,42 @@ async def test_expired_refresh_token_and_disabled_user_are_invalid_grant(auth: A
     assert assert_oauth_error(disabled_login, 400, "invalid_grant")["error_description"] == (
         "Invalid username or password."
     )
+
+
+async def test_absolute_session_lifetime_caps_every_rotation(boot: Any, database_url: str) -> None:
+    async with boot(database_url, session_max_age=3600) as auth:
+        await auth.add_user("carol", "carol-password", ["developer"])
+        await auth.add_client(CLI_CLIENT)
+        first = await auth.login("carol", "carol-password")
+        second = await auth.token(
+            grant_type="refresh_token",
+            client_id="codelab-cli",
+            refresh_token=first["refresh_token"],
+        )
+        assert second.status_code == 200
+        async with auth.context.sessions() as session:
+            rows = (
+                await session.scalars(select(RefreshToken).order_by(RefreshToken.created_at))
+            ).all()
+        assert len(rows) == 2
+        login_at = rows[0].created_at
+        # Not 30 days (the per-token TTL): one hour after the login, for both links.
+        assert rows[0].expires_at == login_at + timedelta(seconds=3600)
+        assert rows[1].expires_at == login_at + timedelta(seconds=3600)
+
+
+async def test_reuse_revocation_is_audited(auth: Any) -> None:
+    first = await auth.login("alice", "alice-password")
+    form = {"grant_type": "refresh_token", "client_id": "codelab-cli"}
+    await auth.token(**form, refresh_token=first["refresh_token"])
+    reuse = await auth.token(**form, refresh_token=first["refresh_token"])
+    assert reuse.json()["error"] == "invalid_grant"
+    async with auth.context.sessions() as session:
+        events = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.event == "refresh_family_revoked")
+            )
+        ).all()
+    assert [event.outcome for event in events] == ["reuse"]
+    assert events[0].subject is not None
+    assert first["refresh_token"] not in str(events[0].detail)

@@ -145,6 +145,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             audience=request.issued_audience,
             ttl=self._refresh_ttl,
             parent=parent.row if parent is not None else None,
+            max_age=self.policy.session_max_age,
         )
         request.issued_family = row.family_id
 

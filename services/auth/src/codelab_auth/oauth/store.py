@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from codelab_auth.adapters.models import (
@@ -17,6 +17,7 @@ from codelab_auth.adapters.models import (
     User,
     utcnow,
 )
+from codelab_auth.audit import audit
 from codelab_auth.tokens import hash_refresh_token
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,27 @@ class OAuthStore:
         audience: str,
         ttl: int,
         parent: RefreshToken | None,
+        max_age: int | None = None,
     ) -> RefreshToken:
-        """Store the hash of ``token``: a new family, or the next link of ``parent``'s."""
+        """Store the hash of ``token``: a new family, or the next link of ``parent``'s.
+
+        Each token lives ``ttl``, but never past ``max_age`` after the family's first
+        token (the login): rotation cannot stretch a session forever.
+        """
         now = utcnow()
+        expires_at = now + timedelta(seconds=ttl)
+        if max_age is not None:
+            started = now
+            if parent is not None:
+                started = (
+                    self.session.scalar(
+                        select(func.min(RefreshToken.created_at)).where(
+                            RefreshToken.family_id == parent.family_id
+                        )
+                    )
+                    or parent.created_at
+                )
+            expires_at = min(expires_at, started + timedelta(seconds=max_age))
         row = RefreshToken(
             token_hash=hash_refresh_token(token),
             family_id=parent.family_id if parent else uuid.uuid4(),
@@ -64,7 +83,7 @@ class OAuthStore:
             audience=audience,
             parent_id=parent.id if parent else None,
             created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
+            expires_at=expires_at,
         )
         self.session.add(row)
         self.session.flush()
@@ -150,4 +169,15 @@ class OAuthStore:
                 "reason": "reuse" if reuse else "revocation",
                 "tokens": result.rowcount,
             },
+        )
+        owner = self.session.scalar(
+            select(RefreshToken.user_id).where(RefreshToken.family_id == family_id).limit(1)
+        )
+        audit(
+            self.session,
+            "refresh_family_revoked",
+            outcome="reuse" if reuse else "success",
+            subject=str(owner) if owner else None,
+            family_id=str(family_id),
+            tokens=result.rowcount,
         )
