@@ -114,3 +114,19 @@ def test_invalid_input_exits_2(cli_env: str, capsys: pytest.CaptureFixture[str])
         == 2
     )
     assert "unknown scopes: bogus" in capsys.readouterr().err
+
+
+def test_keys_rotate_and_list(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "rotate"]) == 0
+    new_kid = capsys.readouterr().out.split()[-1]
+    assert main(["keys", "list"]) == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines()]
+    statuses = {kid: status for kid, status, _ in table}
+    assert statuses[new_kid] == "active"
+    assert sorted(statuses.values()) == ["active", "retired"]
+    assert main(["keys", "rotate", "--drop-previous"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    statuses = {row[0]: row[1] for row in map(str.split, capsys.readouterr().out.splitlines())}
+    assert sorted(statuses.values()) == ["active", "expired", "expired"]
+    assert main(["keys", "maintain"]) == 0

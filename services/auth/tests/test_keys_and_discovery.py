@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from codelab_auth.adapters.models import SigningKey
 from codelab_auth.errors import KeyDecryptionError
-from codelab_auth.keys import rotate_key
+from codelab_auth.rotation import rotate_now as rotate_key
 
 ISSUER = "http://localhost:8080/auth"
 

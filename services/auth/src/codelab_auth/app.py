@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from codelab_auth.context import AuthContext
 from codelab_auth.keys import Keyring
 from codelab_auth.oauth.server import TokenPolicy
 from codelab_auth.passwords import SecretHasher
+from codelab_auth.rotation import maintain
 from codelab_auth.settings import AuthSettings
 from codelab_common.app import create_service_app
 from codelab_common.logging import configure_logging
@@ -69,6 +72,20 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
         await engine.dispose()
 
 
+async def _rotate_keys_forever(context: AuthContext) -> None:
+    """The scheduled key rotation: every replica checks; steps are idempotent."""
+    settings = context.settings
+    while True:
+        await asyncio.sleep(settings.key_check_interval)
+        try:
+            if await maintain(
+                context.sessions, settings.key_encryption_secret, settings.rotation_policy
+            ):
+                await context.keyring.reload()
+        except Exception:  # a failed step is retried next round; the service keeps serving
+            log.exception("scheduled key rotation step failed")
+
+
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     """Build the auth app; resources are made in the lifespan, not here."""
     settings = settings or AuthSettings()
@@ -90,7 +107,13 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
                     await connection.execute(text("SELECT 1"))
 
             app.state.readiness_checks["database"] = database
-            yield
+            rotation = asyncio.create_task(_rotate_keys_forever(context))
+            try:
+                yield
+            finally:
+                rotation.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rotation
 
     app = create_service_app(SERVICE, lifespan=lifespan, settings=settings, title="CodeLab auth")
     app.include_router(oauth.router)

@@ -17,8 +17,8 @@ from codelab_auth.admin import ClientSpec, seed_demo, upsert_client, upsert_user
 from codelab_auth.app import open_context
 from codelab_auth.context import AuthContext
 from codelab_auth.errors import InvalidAdminInput
-from codelab_auth.keys import rotate_key
 from codelab_auth.oauth.server import GRANT_TYPES
+from codelab_auth.rotation import key_table, maintain, rotate_now
 from codelab_auth.scopes import KNOWN_ROLES
 from codelab_auth.settings import AuthSettings
 from codelab_common.logging import configure_logging
@@ -64,6 +64,21 @@ async def _create_client(context: AuthContext, args: argparse.Namespace) -> str:
     return f"{'created' if created else 'updated'} client {args.client_id}"
 
 
+async def _keys(context: AuthContext, args: argparse.Namespace) -> str:
+    settings = context.settings
+    action = "rotate" if args.command == "rotate-key" else args.action
+    if action == "list":
+        return "\n".join(" ".join(row) for row in await key_table(context.sessions))
+    if action == "maintain":
+        steps = await maintain(
+            context.sessions, settings.key_encryption_secret, settings.rotation_policy
+        )
+        return "\n".join(steps) or "nothing due"
+    drop = bool(getattr(args, "drop_previous", False))
+    kid = await rotate_now(context.sessions, settings.key_encryption_secret, drop_previous=drop)
+    return f"new signing key {kid}"
+
+
 async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
     async with open_context(settings) as context:
         if args.command == "migrate":
@@ -76,8 +91,7 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
             await seed_demo(context.sessions, context.policy.hasher)
             return "demo user and codelab-cli client are present"
         await context.keyring.ensure_key()
-        kid = await rotate_key(context.sessions, settings.key_encryption_secret)
-        return f"new signing key {kid}"
+        return await _keys(context, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the service (uvicorn, host/port from settings)")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("seed-demo", help="create user demo/demo and client codelab-cli")
-    commands.add_parser("rotate-key", help="new signing key; old ones stay in the JWKS")
+    commands.add_parser("rotate-key", help="alias of `keys rotate`")
+    keys = commands.add_parser("keys", help="signing keys: list, rotate (emergency), maintain")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    key_actions.add_parser("list", help="kid, status and creation time of every key")
+    rotate = key_actions.add_parser("rotate", help="a new key signs now; old ones stay published")
+    rotate.add_argument(
+        "--drop-previous",
+        action="store_true",
+        help="also unpublish every older key (compromise: their tokens stop verifying)",
+    )
+    key_actions.add_parser("maintain", help="run the scheduled rotation step that is due")
 
     user = commands.add_parser("create-user", help="create or update a user")
     user.add_argument("username")

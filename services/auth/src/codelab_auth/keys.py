@@ -10,15 +10,18 @@ from typing import Any
 
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from codelab_auth.adapters.models import SigningKey
 from codelab_auth.errors import KeyDecryptionError
 
 ALGORITHM = "RS256"
+NEXT = "next"  # published ahead of use, so verifiers know it before it signs
 ACTIVE = "active"  # signs new tokens (the newest one does) and is published
 RETIRED = "retired"  # no longer signs, still published so its tokens verify until they expire
+EXPIRED = "expired"  # neither signs nor is published; kept for the record
+PUBLISHED = (NEXT, ACTIVE, RETIRED)
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +33,7 @@ class LoadedKey:
     key: RSAKey
 
 
-def new_signing_key(secret: SecretStr) -> tuple[SigningKey, LoadedKey]:
+def new_signing_key(secret: SecretStr, status: str = ACTIVE) -> tuple[SigningKey, LoadedKey]:
     """A fresh 2048-bit RSA key: as a row (PKCS#8 encrypted with ``secret``) and usable.
 
     ``kid`` is the RFC 7638 thumbprint, so the same key always has the same id.
@@ -42,7 +45,7 @@ def new_signing_key(secret: SecretStr) -> tuple[SigningKey, LoadedKey]:
     pem = key.as_pem(private=True, password=secret.get_secret_value())
     public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
     row = SigningKey(
-        kid=kid, private_key_encrypted=pem.decode("ascii"), public_jwk=public, status=ACTIVE
+        kid=kid, private_key_encrypted=pem.decode("ascii"), public_jwk=public, status=status
     )
     key = RSAKey.import_key(key.as_dict(private=True), parameters={"kid": kid, "use": "sig"})
     return row, LoadedKey(kid=kid, key=key)
@@ -67,7 +70,8 @@ def decrypt_signing_key(row: SigningKey, secret: SecretStr) -> LoadedKey:
 class Keyring:
     """The service's view of ``signing_keys``: decrypted once, re-read every ``cache_ttl``.
 
-    Re-reading lets a running service pick up a key made by ``codelab-auth rotate-key``.
+    Re-reading lets a running service pick up a key made by ``codelab-auth keys rotate`` or
+    promoted by the scheduled rotation on another replica.
     """
 
     def __init__(
@@ -97,13 +101,13 @@ class Keyring:
             rows = (
                 await session.scalars(
                     select(SigningKey)
-                    .where(SigningKey.status.in_((ACTIVE, RETIRED)))
+                    .where(SigningKey.status.in_(PUBLISHED))
                     .order_by(SigningKey.created_at.desc())
                 )
             ).all()
         newest = next((row for row in rows if row.status == ACTIVE), None)
         if newest is None:
-            raise KeyDecryptionError("no active signing key; run `codelab-auth rotate-key`")
+            raise KeyDecryptionError("no active signing key; run `codelab-auth keys rotate`")
         if self._signing is None or self._signing.kid != newest.kid:
             self._signing = await asyncio.to_thread(decrypt_signing_key, newest, self._secret)
         self._jwks = [dict(row.public_jwk) for row in rows]
@@ -121,7 +125,7 @@ class Keyring:
         return self._signing
 
     async def jwks(self) -> dict[str, Any]:
-        """The public JWK Set: every active and retired key."""
+        """The public JWK Set: the next, the active and the recently retired keys."""
         await self._fresh()
         return {"keys": list(self._jwks)}
 
@@ -133,14 +137,3 @@ async def _newest_active(session: AsyncSession) -> SigningKey | None:
         .order_by(SigningKey.created_at.desc())
         .limit(1)
     )
-
-
-async def rotate_key(sessions: async_sessionmaker[AsyncSession], secret: SecretStr) -> str:
-    """Make a new signing key; the previous ones stay published as retired. Returns the kid."""
-    row, _ = await asyncio.to_thread(new_signing_key, secret)
-    async with sessions.begin() as session:
-        await session.execute(
-            update(SigningKey).where(SigningKey.status == ACTIVE).values(status=RETIRED)
-        )
-        session.add(row)
-    return row.kid

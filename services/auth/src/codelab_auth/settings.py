@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from codelab_auth.rotation import RotationPolicy
 from codelab_common.settings import ServiceSettings
 
 # Only good enough for a laptop: anyone who reads this file can decrypt the signing keys.
@@ -60,7 +61,24 @@ class AuthSettings(ServiceSettings):
     key_cache_ttl: float = Field(
         default=30.0,
         ge=0,
-        description="Seconds between re-reads of the signing keys (picks up `rotate-key`).",
+        description="Seconds between re-reads of the signing keys (picks up `keys rotate`).",
+    )
+    key_rotation_interval: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="Scheduled rotation: age (seconds) at which the signing key is replaced; "
+        "0 disables it (then only `codelab-auth keys rotate`).",
+    )
+    key_publish_ahead: int = Field(
+        default=3600,
+        ge=0,
+        description="Seconds a new key is published in the JWKS before it signs (must exceed "
+        "how long verifiers cache the JWKS).",
+    )
+    key_check_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between checks whether a scheduled key-rotation step is due.",
     )
     seed_demo: bool = Field(
         default=False,
@@ -83,3 +101,12 @@ class AuthSettings(ServiceSettings):
     def uses_dev_secret(self) -> bool:
         """True when the key-encryption secret is the published development default."""
         return self.key_encryption_secret.get_secret_value() == DEV_KEY_ENCRYPTION_SECRET
+
+    @property
+    def rotation_policy(self) -> RotationPolicy:
+        """The key lifecycle; a retired key outlives the last token it signed by 5 min."""
+        return RotationPolicy(
+            interval=self.key_rotation_interval,
+            publish_ahead=min(self.key_publish_ahead, self.key_rotation_interval),
+            retire_after=self.access_token_ttl + 300,
+        )
