@@ -7,6 +7,8 @@ user's approval before it runs (the approval policy may still auto-approve it).
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +31,20 @@ class ToolDef:
     needs_approval: bool = False
 
     def openai_schema(self) -> dict[str, Any]:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": schema},
-        }
+        return copy.deepcopy(_schema(self.name, self.description, self.args))
+
+
+@functools.cache
+def _schema(name: str, description: str, args: type[BaseModel]) -> dict[str, Any]:
+    # Built once per tool: pydantic's schema generation is otherwise the loop's costliest step.
+    schema = args.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": schema},
+    }
 
 
 R, E, C = ToolGroup.READ, ToolGroup.EDIT, ToolGroup.COMMAND
