@@ -259,3 +259,9 @@ async def oauth(auth: AuthHarness) -> AsyncIterator[AsyncOAuth2Client]:
     """authlib's OAuth client as the public ``codelab-cli`` with a loopback redirect."""
     async with oauth_client_for(auth.app) as client:
         yield client
+
+
+@pytest.fixture
+def browser_factory() -> Any:
+    """``browser_for`` as a fixture, for tests that boot their own app."""
+    return browser_for

@@ -8,6 +8,15 @@ from codelab_auth.oauth.store import OAuthStore
 from codelab_auth.passwords import SecretHasher
 
 BAD_CREDENTIALS = "Invalid username or password."  # one message: no user enumeration
+THROTTLED = "Too many failed sign-in attempts; try again later."
+
+
+class LoginThrottled(Exception):
+    """Too many recent failures for this account or address: not even checked."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(THROTTLED)
+        self.retry_after = retry_after
 
 
 def check_password(

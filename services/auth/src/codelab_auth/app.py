@@ -23,8 +23,10 @@ from codelab_auth.oauth.server import TokenPolicy
 from codelab_auth.passwords import SecretHasher
 from codelab_auth.rotation import maintain
 from codelab_auth.settings import AuthSettings
+from codelab_auth.throttle import LoginThrottle, MemoryCounters, RedisCounters
 from codelab_common.app import create_service_app
 from codelab_common.logging import configure_logging
+from codelab_common.redis import create_redis
 
 SERVICE = "auth"
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
     Shared by the app lifespan and the admin CLI, so both see the same state.
     """
     engine = create_engine(settings.database_url)
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
     try:
         await upgrade(engine)
         sessions = create_session_factory(engine)
@@ -66,9 +69,15 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
             refresh_token_ttl=settings.refresh_token_ttl,
             code_ttl=settings.authorization_code_ttl,
             session_max_age=settings.session_max_age,
+            throttle=LoginThrottle(
+                RedisCounters(redis, settings.redis_prefix) if redis else MemoryCounters(),
+                settings.throttle_policy,
+            ),
         )
         yield AuthContext(settings, engine, sessions, keyring, policy)
     finally:
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()
 
 

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from codelab_auth.rotation import RotationPolicy
+from codelab_auth.throttle import ThrottlePolicy
 from codelab_common.settings import ServiceSettings
 
 # Only good enough for a laptop: anyone who reads this file can decrypt the signing keys.
@@ -80,6 +81,25 @@ class AuthSettings(ServiceSettings):
         gt=0,
         description="Seconds between checks whether a scheduled key-rotation step is due.",
     )
+    redis_url: str = Field(
+        default="",
+        description="Redis for the failed-login counters shared by replicas; empty keeps "
+        "them in-process (fine for one process only).",
+    )
+    redis_prefix: str = Field(default="codelab:", description="Prefix of every Redis key.")
+    login_account_threshold: int = Field(
+        default=5, ge=1, description="Failed logins per account before it is locked out."
+    )
+    login_ip_threshold: int = Field(
+        default=20, ge=1, description="Failed logins per client address before it is locked out."
+    )
+    login_failure_window: int = Field(
+        default=900, gt=0, description="Seconds a failed login counts against account and IP."
+    )
+    login_backoff_base: float = Field(
+        default=1.0, gt=0, description="First lockout (seconds); doubles with each failure."
+    )
+    login_lockout_max: float = Field(default=900.0, gt=0, description="Longest lockout (seconds).")
     seed_demo: bool = Field(
         default=False,
         description="Create user demo/demo and client codelab-cli on start (local only).",
@@ -109,4 +129,15 @@ class AuthSettings(ServiceSettings):
             interval=self.key_rotation_interval,
             publish_ahead=min(self.key_publish_ahead, self.key_rotation_interval),
             retire_after=self.access_token_ttl + 300,
+        )
+
+    @property
+    def throttle_policy(self) -> ThrottlePolicy:
+        """Brute-force protection thresholds."""
+        return ThrottlePolicy(
+            account_threshold=self.login_account_threshold,
+            ip_threshold=self.login_ip_threshold,
+            window=self.login_failure_window,
+            base=self.login_backoff_base,
+            max_lock=self.login_lockout_max,
         )

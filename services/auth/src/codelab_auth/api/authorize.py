@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from codelab_auth import csrf
-from codelab_auth.accounts import BAD_CREDENTIALS
+from codelab_auth.accounts import BAD_CREDENTIALS, THROTTLED, LoginThrottled
 from codelab_auth.context import AuthContext, ContextDep
 from codelab_auth.oauth.server import CodelabAuthorizationServer
 from codelab_auth.oauth.transport import (
@@ -53,6 +53,7 @@ class Consent:
     client_name: str
     scope: str
     error: str | None = None
+    status: int = 200
 
 
 Outcome = OAuthResult | Consent
@@ -76,7 +77,7 @@ def _respond(request: Request, context: AuthContext, outcome: Outcome, params: A
         response = _page(
             request,
             "authorize.html",
-            401 if outcome.error else 200,
+            outcome.status,
             client_name=outcome.client_name,
             scopes=scopes,
             error=outcome.error,
@@ -125,9 +126,12 @@ async def _authorize(
         if submitted.get("decision") != "allow":
             server.audit("consent", outcome="denied", client_id=client_id)
             return _result(server, oauth_request, None, grant)
-        user = server.login(submitted.get("username", ""), submitted.get("password", ""))
+        try:
+            user = server.login(submitted.get("username", ""), submitted.get("password", ""))
+        except LoginThrottled:
+            return Consent(client_name, scope, THROTTLED, status=429)
         if user is None:
-            return Consent(client_name, scope, BAD_CREDENTIALS)
+            return Consent(client_name, scope, BAD_CREDENTIALS, status=401)
         server.audit("consent", subject=str(user.id), client_id=client_id)
         return _result(server, oauth_request, user, grant)
 

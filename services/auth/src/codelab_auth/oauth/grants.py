@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
 )
 
-from codelab_auth.accounts import BAD_CREDENTIALS
+from codelab_auth.accounts import BAD_CREDENTIALS, THROTTLED, LoginThrottled
 from codelab_auth.adapters.models import User
 from codelab_auth.oauth.records import OAuthClient, StoredRefreshToken
 from codelab_auth.scopes import ScopeNotAllowed, grant_scope, parse_scope, scopes_for_roles
@@ -111,7 +111,10 @@ class PasswordGrant(MintingGrant, grants.ResourceOwnerPasswordCredentialsGrant):
     """Resource-owner password grant, only for clients flagged ``allow_password_grant``."""
 
     def authenticate_user(self, username: str, password: str) -> User:
-        user = self.server.login(username, password)
+        try:
+            user = self.server.login(username, password)
+        except LoginThrottled as exc:
+            raise InvalidGrantError(THROTTLED) from exc
         if user is None:
             raise InvalidGrantError(BAD_CREDENTIALS)
         return user

@@ -13,8 +13,9 @@ from typing import Any
 from authlib.oauth2.rfc6749 import AuthorizationServer
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_
 
-from codelab_auth.accounts import check_password
+from codelab_auth.accounts import LoginThrottled, check_password
 from codelab_auth.adapters.models import User
 from codelab_auth.audit import audit
 from codelab_auth.oauth.code_grant import AuthorizationCodeGrant, S256CodeChallenge
@@ -30,6 +31,7 @@ from codelab_auth.oauth.store import OAuthStore
 from codelab_auth.oauth.transport import FormOAuth2Request, OAuthResult
 from codelab_auth.passwords import SecretHasher
 from codelab_auth.scopes import SUPPORTED_SCOPES
+from codelab_auth.throttle import LoginThrottle
 from codelab_auth.tokens import AccessTokenSigner, new_refresh_token
 
 GRANT_TYPES = ("authorization_code", "password", "refresh_token", "client_credentials")
@@ -43,6 +45,7 @@ class TokenPolicy:
     refresh_token_ttl: int
     code_ttl: int = 60
     session_max_age: int = 90 * 24 * 3600
+    throttle: LoginThrottle | None = None
 
 
 class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
@@ -113,13 +116,27 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         audit(self.session, event, **fields)
 
     def login(self, username: str, password: str) -> User | None:
-        """Check a password (grant or login page) and audit the outcome."""
+        """Check a password (grant or login page), count failures, audit the outcome.
+
+        Raises :class:`LoginThrottled` without checking the password while the account
+        or the client address is locked out.
+        """
+        throttle = self.policy.throttle
+        if throttle is not None:
+            wait = await_(throttle.retry_after(username, self.ip))
+            if wait > 0:
+                self.audit("login", outcome="locked", username=username)
+                raise LoginThrottled(wait)
         user = check_password(self.store, self.hasher, username, password)
         if user is None:
             # The username is audited (an operator needs it); the password never is.
             self.audit("login", outcome="failure", username=username)
+            if throttle is not None:
+                await_(throttle.failed(username, self.ip))
         else:
             self.audit("login", subject=str(user.id), username=username)
+            if throttle is not None:
+                await_(throttle.succeeded(username))
         return user
 
     def query_client(self, client_id: str) -> OAuthClient | None:
