@@ -120,6 +120,7 @@ def proxy(
             issuer=issuer.issuer,
             log_json=True,
             request_timeout=5.0,
+            data_dir=tmp_path_factory.mktemp("data"),
         )
         app = create_app(settings)
         with ServerThread(app, lifespan="on") as server:
@@ -157,7 +158,7 @@ def serve_proxy(
         jwks_url=f"{jwks_server.url}/.well-known/jwks.json",
         issuer=issuer.issuer,
         request_timeout=5.0,
-        **settings,
+        **{"data_dir": path.parent, **settings},
     )
     app = create_app(configured)
     with ServerThread(app, lifespan="on") as server:

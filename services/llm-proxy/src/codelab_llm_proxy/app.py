@@ -16,12 +16,15 @@ from codelab_common.http import create_http_client
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
 from codelab_common.redis import create_redis
-from codelab_llm_proxy.api import chat, models
+from codelab_llm_proxy.accounting import Accountant
+from codelab_llm_proxy.api import chat, models, usage
 from codelab_llm_proxy.api.openai_errors import install_openai_error_handlers
 from codelab_llm_proxy.backend import LlmBackend
 from codelab_llm_proxy.cache import ExactCache
 from codelab_llm_proxy.config import load_config
 from codelab_llm_proxy.errors import ConfigError
+from codelab_llm_proxy.ledger.store import UsageLedger, create_engine
+from codelab_llm_proxy.limits import Limiter
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.settings import LlmProxySettings
 
@@ -36,6 +39,16 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         llm = LlmBackend(config, settings, redis)
         metrics: LlmMetrics = app.state.llm_metrics
         llm.engine.on_fallback = lambda model, served: metrics.fallbacks.labels(model, served).inc()
+        ledger = (
+            UsageLedger(create_engine(settings.database_url)) if settings.ledger_enabled else None
+        )
+        if ledger is not None:
+            await ledger.start()
+        app.state.ledger = ledger
+        limiter = Limiter(redis, settings.redis_prefix, config.limits) if redis else None
+        accountant = Accountant(ledger, limiter)
+        llm.engine.gate = accountant.admit_deployment if limiter is not None else None
+        app.state.accountant = accountant
         app.state.cache = (
             ExactCache(redis, settings.redis_prefix, settings.cache_ttl)
             if redis is not None and settings.cache_enabled
@@ -62,6 +75,9 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         finally:
             await http.aclose()
             await llm.aclose()
+            await accountant.aclose()
+            if ledger is not None:
+                await ledger.aclose()
             if redis is not None:
                 await redis.aclose()
 
@@ -81,5 +97,6 @@ def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
     app.state.llm_metrics = LlmMetrics(app.state.metrics_registry)
     app.include_router(chat.router)
     app.include_router(models.router)
+    app.include_router(usage.router)
     install_openai_error_handlers(app)
     return app

@@ -11,6 +11,11 @@ Example::
         fast_path: true              # optional: force (or with false, refuse) the direct path
         price: {input_per_mtok: 0.15, output_per_mtok: 0.6}   # optional cost override
     router: {...}                    # our failover policy, see policy.py
+    limits:                          # per caller (token `sub`); see limits.py
+      default: {rpm: 600, tpm: 200000, budget_usd: 20, period: day}
+      callers: {codelab-runtime: {rpm: 6000}}
+
+Per-deployment limits use litellm's keys: ``litellm_params: {rpm: 100, tpm: 50000}``.
 
 Several entries with one ``model_name`` form a pool; our router balances and fails over.
 """
@@ -25,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codelab_llm_proxy.errors import ConfigError
+from codelab_llm_proxy.limits import LimitsConfig
 from codelab_llm_proxy.policy import RouterPolicy
 
 _ENV_REF = "os.environ/"
@@ -71,6 +77,11 @@ class Deployment(BaseModel):
         model: str = self.litellm_params["model"]
         return model.split("/", 1)[1] if "/" in model else model
 
+    def limit(self, name: str) -> int | None:
+        """``rpm`` / ``tpm`` of this deployment, in litellm's place for them."""
+        value = self.litellm_params.get(name)
+        return int(value) if value else None
+
     @property
     def uses_fast_path(self) -> bool:
         """OpenAI-speaking deployments with an ``api_base`` skip litellm unless told not to."""
@@ -95,6 +106,7 @@ class ProxyConfig(BaseModel):
 
     model_list: list[Deployment] = Field(default_factory=list)
     router: RouterPolicy = Field(default_factory=RouterPolicy)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @model_validator(mode="after")
     def _ids_and_references(self) -> ProxyConfig:

@@ -91,6 +91,13 @@ class RateLimited(TooManyRequests):
     title = "Rate limit exceeded"
 
 
+class BudgetExceeded(TooManyRequests):
+    """The caller's spend budget for the period is used up (hard stop)."""
+
+    code = "budget_exceeded"
+    title = "Budget exceeded"
+
+
 def is_retryable(error: CodelabError) -> bool:
     """Timeouts, 429, 5xx and connection failures; never a request the provider refused."""
     return isinstance(

@@ -36,6 +36,12 @@ class LlmMetrics:
             ["model", "served_by"],
             registry=registry,
         )
+        self.cost = Counter(
+            "codelab_llm_cost_usd",
+            "Cost of model calls in USD (litellm's cost map or the deployment's price)",
+            ["model"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "codelab_llm_request_duration_seconds",
             "Time from request to the last byte of the answer",

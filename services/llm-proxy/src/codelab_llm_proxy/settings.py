@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from codelab_common.settings import JwtSettings, ServiceSettings
@@ -58,4 +58,22 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     cache_enabled: bool = Field(
         default=True, description="Cache deterministic requests in Redis (needs redis_url)."
     )
+    admin_scope: str = Field(default="llm:admin", description="Scope that may read anyone's usage.")
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the SQLite ledger when no database URL is set.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL of the usage ledger; empty: SQLite in data_dir.",
+    )
+    ledger_enabled: bool = Field(
+        default=True, description="Record every call in the usage ledger database."
+    )
     jwks_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for auth's JWKS.")
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> LlmProxySettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'llm-proxy.db'}"
+        return self

@@ -148,3 +148,14 @@ def count_prompt_tokens(model: str, messages: list[dict[str, Any]]) -> int:
         return int(litellm.token_counter(model=model, messages=messages))
     except Exception:
         return 0
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD for the tokens by litellm's cost map; 0 for models it does not price."""
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:
+        return 0.0
+    return float(prompt + completion)

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
+from codelab_llm_proxy.accounting import Accountant
+from codelab_llm_proxy.adapters.litellm_router import cost_usd
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
 from codelab_llm_proxy.routing.engine import Routed
@@ -44,13 +46,18 @@ class ChatCompletionRequest(BaseModel):
         return bool(self.stream_options and self.stream_options.get("include_usage"))
 
 
-def new_record(request: Request, caller: Caller, model: str, kind: str) -> CallRecord:
+async def new_record(request: Request, caller: Caller, model: str, kind: str) -> CallRecord:
+    """The call's record, once the caller is within its rate limits and budget."""
+    accountant: Accountant = request.app.state.accountant
+    await accountant.admit_caller(caller.sub)
     return CallRecord(
         model=model,
         kind=kind,
         caller=caller.sub,
         session=request.headers.get("x-codelab-session"),
         agent=request.headers.get("x-codelab-agent"),
+        coster=cost_usd,
+        sink=accountant.record,
     )
 
 
@@ -72,7 +79,7 @@ async def _complete(
             record.cache = "hit"
             return hit, {"x-codelab-cache": "hit"}
     routed = await llm.complete(body.model, body.provider_params())
-    record.deployment = routed.deployment.id
+    record.bind(routed.deployment)
     result = routed.result
     result["model"] = body.model
     headers = routing_headers(routed, body.model)
@@ -88,7 +95,7 @@ async def chat_completions(
     body: ChatCompletionRequest, request: Request, caller: Caller, llm: Backend, metrics: Metrics
 ) -> Response:
     require_model(llm, body.model)
-    record = new_record(request, caller, body.model, "chat")
+    record = await new_record(request, caller, body.model, "chat")
     record.stream = body.stream
     plan = cache_plan(request, caller.sub, body.model, body.provider_params(), body.cache)
     try:
@@ -106,7 +113,8 @@ async def chat_completions(
                 headers["x-codelab-cache"] = "hit"
         if stream is None:
             routed = await llm.open_stream(body.model, body.provider_params())
-            stream, record.deployment = routed.result, routed.deployment.id
+            stream = routed.result
+            record.bind(routed.deployment)
             headers.update(routing_headers(routed, body.model))
             if plan is not None:
                 headers["x-codelab-cache"] = "miss"

@@ -43,13 +43,14 @@ async def embeddings(
     body: EmbeddingRequest, request: Request, caller: Caller, llm: Backend, metrics: Metrics
 ) -> dict[str, Any]:
     require_model(llm, body.model)
-    record = new_record(request, caller, body.model, "embeddings")
+    record = await new_record(request, caller, body.model, "embeddings")
     try:
         routed = await llm.embed(body.model, body.model_dump(exclude={"model"}, exclude_none=True))
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
-    result, record.deployment = routed.result, routed.deployment.id
+    result = routed.result
+    record.bind(routed.deployment)
     result["model"] = body.model
     record.add_usage(result.get("usage"))
     record.finish(metrics, "ok")

@@ -18,7 +18,12 @@ from typing import Generic, TypeVar
 
 from codelab_common.errors import CodelabError
 from codelab_llm_proxy.config import Deployment, ProxyConfig
-from codelab_llm_proxy.errors import ProviderTimeout, ProviderUnavailable, is_retryable
+from codelab_llm_proxy.errors import (
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    is_retryable,
+)
 from codelab_llm_proxy.routing.breaker import Breaker
 from codelab_llm_proxy.routing.health import Health
 
@@ -55,6 +60,8 @@ class Engine:
         self.health = health
         self.limits = limits
         self.on_fallback: Callable[[str, str], None] = lambda model, served: None
+        # Per-deployment RPM/TPM (limits.py); None: no limits (no Redis).
+        self.gate: Callable[[Deployment], Awaitable[bool]] | None = None
 
     def _backoff(self, attempt: int) -> float:
         policy = self.config.router
@@ -79,6 +86,10 @@ class Engine:
                 return routed
         if state.last_error is not None:
             raise state.last_error
+        if state.limited:
+            raise RateLimited(
+                f"every deployment of model '{model}' is at its rate limit", retry_after=1
+            )
         raise ProviderUnavailable(
             f"every deployment of model '{model}' is unavailable (circuit open)",
             retry_after=self.config.router.breaker.cooldown,
@@ -89,6 +100,9 @@ class Engine:
     ) -> Routed[T] | None:
         pool = self.health.order(self.config.pool(name), self.config.router.balancing)
         for deployment in pool:
+            if self.gate is not None and not await self.gate(deployment):
+                state.limited = True
+                continue
             if not await self.breaker.allow(deployment.id):
                 continue
             for retry in range(self.limits.retries + 1):
@@ -134,3 +148,4 @@ class Engine:
 class _State:
     attempts: int = 0
     last_error: CodelabError | None = None
+    limited: bool = False

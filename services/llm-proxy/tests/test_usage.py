@@ -1,0 +1,83 @@
+"""The usage ledger and ``GET /v1/usage``: rows per call, grouping, CSV, who may read what."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
+from codelab_testing.tokens import TestIssuer
+
+from .conftest import RunningProxy, chat, deployment, serve_proxy
+
+PRICE = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 2_000_000.0}
+
+
+@pytest.fixture
+def ledger_proxy(
+    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+) -> Iterator[RunningProxy]:
+    document = {"model_list": [deployment("coder", provider.base_url, price=PRICE)]}
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        yield proxy
+
+
+def _usage(proxy: RunningProxy, **params: str) -> httpx.Response:
+    claims = {k: params.pop(k) for k in ("sub", "scope") if k in params}
+    return httpx.get(f"{proxy.base_url}/usage", params=params, headers=proxy.headers(**claims))
+
+
+def test_every_call_is_recorded_with_who_what_and_cost(
+    ledger_proxy: RunningProxy, provider: FakeProvider
+) -> None:
+    provider.set_script("u", [Reply.text("one two three"), Reply.text("four five")])
+    session = {"X-Codelab-Session": "sess-1", "X-Codelab-Agent": "coder-agent"}
+    assert chat(ledger_proxy, "u", headers=session).status_code == 200
+    assert chat(ledger_proxy, "u", stream=True, headers=session).status_code == 200
+    rows = _usage(ledger_proxy, group_by="none").json()["data"]
+    assert len(rows) == 2
+    streamed, plain = rows
+    for row in rows:
+        assert row["caller"] == "codelab-runtime"
+        assert (row["session"], row["agent"]) == ("sess-1", "coder-agent")
+        assert (row["model"], row["deployment"], row["provider"]) == ("coder", "coder#0", "openai")
+        assert row["outcome"] == "ok"
+        assert row["prompt_tokens"] > 0
+        assert row["completion_tokens"] > 0
+        expected = row["prompt_tokens"] * 1.0 + row["completion_tokens"] * 2.0
+        assert row["cost_usd"] == pytest.approx(expected)
+    assert streamed["stream"] is True
+    assert streamed["ttft_ms"] is not None
+    assert plain["stream"] is False
+
+
+def test_grouping_and_csv(ledger_proxy: RunningProxy, provider: FakeProvider) -> None:
+    for session in ("a", "a", "b"):
+        chat(ledger_proxy, "g", headers={"X-Codelab-Session": session})
+    by_session = _usage(ledger_proxy, group_by="session").json()["data"]
+    assert {r["key"]: r["requests"] for r in by_session} == {"a": 2, "b": 1}
+    by_day = _usage(ledger_proxy, group_by="day").json()["data"]
+    assert len(by_day) == 1
+    assert by_day[0]["requests"] == 3
+    exported = _usage(ledger_proxy, group_by="model", format="csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert rows[0]["key"] == "coder"
+    assert rows[0]["requests"] == "3"
+
+
+def test_callers_see_their_own_usage_and_admins_anyones(
+    ledger_proxy: RunningProxy, provider: FakeProvider
+) -> None:
+    chat(ledger_proxy, "w")
+    assert _usage(ledger_proxy, sub="alice").json()["data"] == []
+    refused = _usage(ledger_proxy, sub="alice", user="codelab-runtime")
+    assert refused.status_code == 403
+    admin = _usage(ledger_proxy, sub="ops", scope="llm:invoke llm:admin", user="*")
+    assert admin.status_code == 200
+    assert admin.json()["data"][0]["requests"] == 1
