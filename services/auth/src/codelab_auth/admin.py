@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from codelab_auth.adapters.models import Client, User
+from codelab_auth.audit import audit_async
 from codelab_auth.errors import InvalidAdminInput
 from codelab_auth.oauth.server import GRANT_TYPES
 from codelab_auth.passwords import SecretHasher
@@ -63,26 +64,53 @@ class ClientSpec:
 
 
 async def upsert_user(
-    session: AsyncSession, hasher: SecretHasher, username: str, roles: list[str], password: str
+    session: AsyncSession,
+    hasher: SecretHasher,
+    username: str,
+    roles: list[str],
+    password: str | None,
+    disabled: bool = False,
+    actor: str = "cli",
 ) -> bool:
-    """Create or update a user (roles and password). True when it was created."""
+    """Create or update a user (roles, password, disabled). True when it was created.
+
+    ``password`` None keeps the stored one (a new user needs one).
+    """
     if unknown := set(roles) - KNOWN_ROLES:
         raise InvalidAdminInput(f"unknown roles: {' '.join(sorted(unknown))}")
-    if not username or not password:
+    if not username or password == "":
         raise InvalidAdminInput("username and password must not be empty")
-    password_hash = await asyncio.to_thread(hasher.hash, password)
     user = await session.scalar(select(User).where(User.username == username))
     created = user is None
+    if user is None and password is None:
+        raise InvalidAdminInput("a new user needs a password")
+    password_hash = await asyncio.to_thread(hasher.hash, password) if password else None
     if user is None:
+        assert password_hash is not None
         user = User(username=username, password_hash=password_hash, roles=roles)
         session.add(user)
-    else:
-        user.password_hash, user.roles, user.disabled = password_hash, roles, False
+    elif password_hash is not None:
+        user.password_hash = password_hash
+    user.roles, user.disabled = roles, disabled
     await session.flush()
+    await audit_async(
+        session,
+        "admin_change",
+        subject=str(user.id),
+        target="user",
+        username=username,
+        action="created" if created else "updated",
+        roles=roles,
+        disabled=disabled,
+        password_changed=password_hash is not None,
+        actor=actor,
+    )
     return created
 
 
-async def upsert_client(session: AsyncSession, hasher: SecretHasher, spec: ClientSpec) -> bool:
+async def upsert_client(
+    session: AsyncSession, hasher: SecretHasher, spec: ClientSpec, actor: str = "cli"
+) -> bool:
     """Create or update a client from ``spec``. True when it was created."""
     spec.validate()
     client = await session.get(Client, spec.client_id)
@@ -107,6 +135,17 @@ async def upsert_client(session: AsyncSession, hasher: SecretHasher, spec: Clien
     client.allow_password_grant = spec.allow_password_grant
     client.redirect_uris = list(spec.redirect_uris)
     await session.flush()
+    await audit_async(
+        session,
+        "admin_change",
+        client_id=spec.client_id,
+        target="client",
+        action="created" if created else "updated",
+        grant_types=client.grant_types,
+        scopes=client.scopes,
+        secret_changed=spec.secret is not None,
+        actor=actor,
+    )
     return created
 
 

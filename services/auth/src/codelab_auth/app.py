@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from argon2 import PasswordHasher
 from authlib.common.security import is_secure_transport
 from fastapi import FastAPI
@@ -15,8 +16,10 @@ from sqlalchemy import text
 
 from codelab_auth.adapters.db import create_engine, create_session_factory
 from codelab_auth.adapters.migrate import upgrade
+from codelab_auth.adapters.models import RevokedToken
 from codelab_auth.admin import seed_demo
-from codelab_auth.api import authorize, discovery, oauth
+from codelab_auth.api import admin, authorize, discovery, oauth
+from codelab_auth.api.admin import ADMIN_AUDIENCE
 from codelab_auth.context import AuthContext
 from codelab_auth.keys import Keyring
 from codelab_auth.oauth.server import TokenPolicy
@@ -25,6 +28,7 @@ from codelab_auth.rotation import maintain
 from codelab_auth.settings import AuthSettings
 from codelab_auth.throttle import LoginThrottle, MemoryCounters, RedisCounters
 from codelab_common.app import create_service_app
+from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
 from codelab_common.redis import create_redis
 
@@ -81,6 +85,11 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
         await engine.dispose()
 
 
+async def _is_revoked(context: AuthContext, jti: str) -> bool:
+    async with context.sessions() as session:
+        return await session.get(RevokedToken, jti) is not None
+
+
 async def _rotate_keys_forever(context: AuthContext) -> None:
     """The scheduled key rotation: every replica checks; steps are idempotent."""
     settings = context.settings
@@ -117,9 +126,22 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
 
             app.state.readiness_checks["database"] = database
             rotation = asyncio.create_task(_rotate_keys_forever(context))
+            # The admin API checks tokens with the shared verifier, fed by our own JWKS
+            # in-process (no network hop, same rules as every resource server).
+            self_http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://auth"
+            )
+            app.state.admin_verifier = JwtVerifier(
+                jwks_url="http://auth/.well-known/jwks.json",
+                issuer=settings.issuer,
+                audience=ADMIN_AUDIENCE,
+                http=self_http,
+                is_revoked=lambda jti: _is_revoked(context, jti),
+            )
             try:
                 yield
             finally:
+                await self_http.aclose()
                 rotation.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await rotation
@@ -127,5 +149,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     app = create_service_app(SERVICE, lifespan=lifespan, settings=settings, title="CodeLab auth")
     app.include_router(oauth.router)
     app.include_router(authorize.router)
+    app.include_router(admin.router)
     app.include_router(discovery.router)
     return app
