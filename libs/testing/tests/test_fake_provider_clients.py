@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import litellm
 import openai
 import pytest
@@ -111,3 +112,30 @@ async def test_openai_sdk_stream_and_embeddings(provider: FakeProvider) -> None:
         # The SDK asks for base64 by default and decodes it back to floats.
         embedded = await client.embeddings.create(model="fake-embedding", input="hello")
         assert len(embedded.data[0].embedding) == 64
+
+
+async def test_hang_keeps_the_connection_silent(provider: FakeProvider) -> None:
+    """A hung provider: a bounded client read times out instead of getting an answer."""
+    provider.set_script(
+        "hang",
+        [
+            Reply(content="never", hang_after_chunks=0, hang_seconds=1.0),
+            Reply(content="a" * 32, chunk_chars=4, hang_after_chunks=2, hang_seconds=1.0),
+        ],
+    )
+    body = {"model": "fake", "messages": [{"role": "user", "content": "[[script:hang]]"}]}
+    async with httpx.AsyncClient(timeout=0.3) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(f"{provider.base_url}/chat/completions", json=body)
+        received: list[bytes] = []
+
+        async def read_stream() -> None:
+            async with http.stream(
+                "POST", f"{provider.base_url}/chat/completions", json={**body, "stream": True}
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    received.append(chunk)
+
+        with pytest.raises(httpx.ReadTimeout):
+            await read_stream()
+    assert b"".join(received).count(b"data: ") == 2
