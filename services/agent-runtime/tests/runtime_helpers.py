@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from codelab_common.eventbus import EventBus
 from codelab_common.events import BaseEvent
 from codelab_common.sessions import SessionChannel, SessionRecord
-from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.runtime_deps import RuntimeDeps
@@ -52,6 +52,8 @@ def make_replica(
     policy: ApprovalPolicy | None = None,
     context_window_tokens: int = 128_000,
     condenser: Condenser | None = None,
+    agents: dict[str, AgentSpec] | None = None,
+    max_tool_calls: int = 100,
 ) -> Replica:
     bus = EventBus()
     registry = CollectorRegistry()
@@ -63,13 +65,14 @@ def make_replica(
         model=model,
         bus=bus,
         store=store,
-        agents=default_agents(),
+        agents=agents or default_agents(),
         limits=ToolLimits(command_timeout_s, output_limit),
         max_model_calls=max_model_calls,
         default_mode="orchestrator",
         policy=policy or ApprovalPolicy(),
         context_window_tokens=context_window_tokens,
         condenser=condenser,
+        max_tool_calls=max_tool_calls,
     )
     supervisor = RuntimeSupervisor(
         channel,

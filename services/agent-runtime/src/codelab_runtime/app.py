@@ -17,7 +17,8 @@ from codelab_common.sessions import RedisSessionChannel
 from codelab_common.settings import secret_value
 from codelab_runtime.adapters.openai_model import OpenAIChatModel
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
-from codelab_runtime.agents.specs import default_agents
+from codelab_runtime.agents.custom import load_agents
+from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
@@ -73,9 +74,10 @@ def create_app(
                 model=model,
                 bus=bus,
                 store=store,
-                agents=default_agents(),
+                agents=_agents(settings),
                 limits=ToolLimits(settings.command_timeout_s, settings.tool_output_limit_bytes),
                 max_model_calls=settings.max_model_calls_per_turn,
+                max_tool_calls=settings.max_tool_calls_per_turn,
                 default_mode=settings.default_mode,
                 policy=ApprovalPolicy(
                     command_allow=tuple(settings.command_allow),
@@ -139,3 +141,8 @@ def _condense_model(
         tokens,
         allow_requests=settings.allow_model_requests,
     )
+
+
+def _agents(settings: RuntimeSettings) -> dict[str, AgentSpec]:
+    agents = default_agents(debug_may_edit=settings.debug_may_edit)
+    return load_agents(settings.agents_file, agents) if settings.agents_file else agents

@@ -31,3 +31,10 @@ class ToolArgumentsError(BadRequest):
 
     code = "invalid_tool_arguments"
     title = "Invalid tool arguments"
+
+
+class AgentConfigError(CodelabError):
+    """The custom agents file is invalid; the runtime refuses to start with it."""
+
+    code = "agent_config_invalid"
+    title = "Invalid agent configuration"

@@ -34,6 +34,7 @@ from codelab_runtime.model.base import (
 )
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.state import HistoryItem, SessionState
+from codelab_runtime.tool_batch import close_dangling_calls, resume_calls, run_tools
 from codelab_runtime.tools.definitions import tools_for
 from codelab_runtime.tools.runner import ToolRunner
 
@@ -63,6 +64,8 @@ class Turn:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cancel_scope: CancelScope = field(default_factory=CancelScope)
+    max_tool_calls: int = 100
+    tool_calls: int = 0
     condenser: Condenser | None = None
     store: SessionStore | None = None
 
@@ -152,49 +155,6 @@ async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnsw
     return answer
 
 
-async def _run_tools(turn: Turn, spec: AgentSpec, calls: list[AssembledToolCall]) -> str | None:
-    """Run a batch of tool calls; returns the result of an ``attempt_completion``, if any."""
-    completion: str | None = None
-    for call in calls:
-        if turn.state.mode != spec.mode_id:
-            # The batch was planned by the previous agent; the new one decides afresh.
-            text = f"Skipped: the conversation was handed to {turn.state.mode} first."
-        elif completion is not None:
-            text = "Skipped: the task was already completed."
-        else:
-            result = await turn.tools.run(call, spec)
-            text, completion = result.text, result.completion
-        await turn.record(
-            ev.ToolMessage(
-                **turn.ids(),
-                agent=spec.mode_id,
-                tool_call_id=call.id,
-                message={"role": "tool", "tool_call_id": call.id, "content": text},
-            )
-        )
-    return completion
-
-
-async def _close_dangling_calls(turn: Turn) -> None:
-    """After a cancel, answer the tool calls left open so the history stays valid."""
-    answered = {h.message.get("tool_call_id") for h in turn.state.history}
-    last = next((h for h in reversed(turn.state.history) if h.message.get("tool_calls")), None)
-    for part in last.message["tool_calls"] if last else []:
-        if part["id"] not in answered:
-            await turn.record(
-                ev.ToolMessage(
-                    **turn.ids(),
-                    agent=turn.state.mode,
-                    tool_call_id=part["id"],
-                    message={
-                        "role": "tool",
-                        "tool_call_id": part["id"],
-                        "content": "Cancelled by the user.",
-                    },
-                )
-            )
-
-
 async def run_turn(turn: Turn, user_text: str | None) -> StopReason:
     """Run one prompt turn to its stop reason (raises ``CancelledError`` when cancelled).
 
@@ -239,55 +199,34 @@ async def run_task(turn: Turn, user_text: str | None) -> tuple[StopReason, str |
                     message=message,
                 )
             )
-            if answer.finish_reason == "content_filter":
-                await turn.say("\n\nThe model declined to answer this request.")
-                return await _finish(turn, "refusal", calls), None
-            if answer.finish_reason == "length" and not answer.tool_calls:
-                return await _finish(turn, "max_tokens", calls), None
-            if not answer.tool_calls:
-                return await _finish(turn, "end_turn", calls), None
-            if (completion := await _run_tools(turn, spec, answer.tool_calls)) is not None:
+            if (stop := await _stop_for(turn, answer)) is not None:
+                return await _finish(turn, stop, calls), None
+            if (completion := await run_tools(turn, spec, answer.tool_calls)) is not None:
                 return await _finish(turn, "end_turn", calls), completion
+            turn.tool_calls += len(answer.tool_calls)
+            if turn.tool_calls >= turn.max_tool_calls:
+                await turn.say(
+                    f"\n\nStopped after {turn.tool_calls} tool calls (the per-turn limit)."
+                )
+                return await _finish(turn, "max_turn_requests", calls), None
         await turn.say(f"\n\nStopped after {calls} model calls (the per-turn limit).")
         return await _finish(turn, "max_turn_requests", calls), None
     except asyncio.CancelledError:
         # A replica shutting down leaves the turn as it is: the next owner resumes it.
         if turn.cancel_scope.by_user:
-            await _close_dangling_calls(turn)
+            await close_dangling_calls(turn)
             await turn.bus.publish(ev.TaskCancelled(**turn.ids()))
         raise
 
 
-async def resume_calls(turn: Turn) -> str | None:
-    """Settle the tool calls a dead owner left unanswered, then let the model go on.
-
-    Subtasks are run through the tools again: the task table knows whether they finished
-    (their stored result is returned, nothing runs twice) or where to resume them. Other
-    calls may or may not have happened; the model is told so instead of guessing.
-    """
-    answered = {h.message.get("tool_call_id") for h in turn.state.history}
-    last = next((h for h in reversed(turn.state.history) if h.message.get("tool_calls")), None)
-    if last is None:
-        return None
-    spec = turn.agents.get(last.agent) or turn.agents[turn.state.mode]
-    open_calls = [
-        AssembledToolCall(p["id"], p["function"]["name"], p["function"].get("arguments", ""))
-        for p in last.message["tool_calls"]
-        if p["id"] not in answered
-    ]
-    delegated = [c for c in open_calls if c.name == "new_task"]
-    for call in open_calls:
-        if call.name != "new_task":
-            text = "Interrupted by a runtime restart: check the workspace before retrying."
-            await turn.record(
-                ev.ToolMessage(
-                    **turn.ids(),
-                    agent=spec.mode_id,
-                    tool_call_id=call.id,
-                    message={"role": "tool", "tool_call_id": call.id, "content": text},
-                )
-            )
-    return await _run_tools(turn, spec, delegated) if delegated else None
+async def _stop_for(turn: Turn, answer: ModelAnswer) -> StopReason | None:
+    """The stop reason an answer ends the task with, or ``None`` to run its tools."""
+    if answer.finish_reason == "content_filter":
+        await turn.say("\n\nThe model declined to answer this request.")
+        return "refusal"
+    if answer.finish_reason == "length" and not answer.tool_calls:
+        return "max_tokens"
+    return None if answer.tool_calls else "end_turn"
 
 
 async def _model_failed(turn: Turn, spec: AgentSpec, exc: Exception, calls: int) -> StopReason:

@@ -27,3 +27,4 @@ class RuntimeDeps:
     policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     context_window_tokens: int = 128_000
     condenser: Condenser | None = None
+    max_tool_calls: int = 100

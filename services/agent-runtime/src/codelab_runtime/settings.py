@@ -86,6 +86,18 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
         default=25,
         description="Ends a turn with stopReason max_turn_requests.",
     )
+    max_tool_calls_per_turn: int = Field(
+        default=100,
+        description="Ends a turn (stopReason max_turn_requests) after this many tool calls.",
+    )
+    debug_may_edit: bool = Field(
+        default=False,
+        description="Let the Debug agent edit files (it only proposes fixes otherwise).",
+    )
+    agents_file: Path | None = Field(
+        default=None,
+        description="TOML file declaring custom agents (modes); validated at start-up.",
+    )
     command_timeout_s: float = Field(
         default=120.0,
         description="Seconds an execute_command may take before it is killed.",

@@ -90,6 +90,7 @@ class TurnFactory:
             tools=tools,
             turn_id=self.turn_id,
             max_model_calls=deps.max_model_calls,
+            max_tool_calls=deps.max_tool_calls,
             task_id=task_id,
             context_window=deps.context_window_tokens,
             cancel_scope=self.cancel_scope,

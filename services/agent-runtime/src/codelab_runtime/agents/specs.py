@@ -51,8 +51,11 @@ def _prompt(mode_id: str) -> str:
 ALL_MODES = ("orchestrator", "coder", "architect", "debug", "ask")
 
 
-def default_agents() -> dict[str, AgentSpec]:
-    """The five built-in agents, keyed by mode id (orchestrator first: the default mode)."""
+def default_agents(*, debug_may_edit: bool = False) -> dict[str, AgentSpec]:
+    """The five built-in agents, keyed by mode id (orchestrator first: the default mode).
+
+    ``debug_may_edit`` (a user's configuration) lets Debug apply the fixes it finds.
+    """
 
     def spec(
         mode_id: str,
@@ -94,8 +97,9 @@ def default_agents() -> dict[str, AgentSpec]:
         spec(
             "debug",
             "Debug",
-            "Investigates failures: reads code and runs commands, never edits.",
-            {ToolGroup.READ, ToolGroup.COMMAND},
+            "Investigates failures: reads code and runs commands"
+            + (" and may apply fixes." if debug_may_edit else ", never edits."),
+            {ToolGroup.READ, ToolGroup.COMMAND, *([ToolGroup.EDIT] if debug_may_edit else [])},
         ),
         spec("ask", "Ask", "Answers questions about the code; read-only.", {ToolGroup.READ}),
     ]
