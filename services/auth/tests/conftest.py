@@ -141,7 +141,12 @@ CLI_CLIENT = ClientSpec(
     client_id="codelab-cli",
     scopes=("sessions:read", "sessions:write"),
     audience="codelab-gateway",
-    grant_types=("authorization_code", "password", "refresh_token"),
+    grant_types=(
+        "authorization_code",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "password",
+        "refresh_token",
+    ),
     public=True,
     allow_password_grant=True,
     redirect_uris=("http://127.0.0.1/callback",),

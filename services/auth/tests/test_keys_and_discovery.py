@@ -28,11 +28,13 @@ async def test_discovery_lists_exactly_what_is_supported(auth: Any) -> None:
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/oauth/authorize",
         "token_endpoint": f"{ISSUER}/oauth/token",
+        "device_authorization_endpoint": f"{ISSUER}/oauth/device_authorization",
         "jwks_uri": f"{ISSUER}/.well-known/jwks.json",
         "revocation_endpoint": f"{ISSUER}/oauth/revoke",
         "introspection_endpoint": f"{ISSUER}/oauth/introspect",
         "grant_types_supported": [
             "authorization_code",
+            "urn:ietf:params:oauth:grant-type:device_code",
             "password",
             "refresh_token",
             "client_credentials",

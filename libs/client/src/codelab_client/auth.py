@@ -66,18 +66,18 @@ class OAuthClient:
             raise AuthError(f"{self.server} does not offer {name.replace('_', ' ')}")
         return value
 
-    async def request_token(self, form: dict[str, str]) -> TokenResponse:
-        endpoint = await self.token_endpoint()
+    async def post(self, endpoint: str, form: dict[str, str]) -> httpx.Response:
+        """POST ``form`` as this client to ``endpoint``."""
         try:
-            response = await self.http.post(endpoint, data={**form, "client_id": CLIENT_ID})
+            return await self.http.post(endpoint, data={**form, "client_id": self.client_id})
         except httpx.HTTPError as exc:
             raise ConnectionFailed(f"cannot reach {endpoint}: {exc}") from exc
+
+    async def request_token(self, form: dict[str, str]) -> TokenResponse:
+        response = await self.post(await self.token_endpoint(), form)
         if response.status_code != 200:
-            raise AuthError(_oauth_error_text(response))
-        try:
-            return TokenResponse.model_validate(response.json())
-        except (ValidationError, ValueError) as exc:
-            raise AuthError("the token endpoint answered with an unexpected body") from exc
+            raise AuthError(oauth_error_text(response))
+        return parse_token(response)
 
     async def refresh(self, refresh_token: SecretStr) -> TokenResponse:
         return await self.request_token(
@@ -85,7 +85,24 @@ class OAuthClient:
         )
 
 
-def _oauth_error_text(response: httpx.Response) -> str:
+def parse_token(response: httpx.Response) -> TokenResponse:
+    """A successful token response's body."""
+    try:
+        return TokenResponse.model_validate(response.json())
+    except (ValidationError, ValueError) as exc:
+        raise AuthError("the token endpoint answered with an unexpected body") from exc
+
+
+def oauth_error_code(response: httpx.Response) -> str:
+    """The RFC 6749 ``error`` of an error response ("" when there is none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
+
+
+def oauth_error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:

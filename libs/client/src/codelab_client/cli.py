@@ -11,10 +11,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from codelab_client.auth import OAuthClient, PasswordFlow, login
+from codelab_client.auth import LoginFlow, OAuthClient, PasswordFlow, login
 from codelab_client.browser_login import BrowserFlow
 from codelab_client.console import Terminal
 from codelab_client.credentials import CredentialStore
+from codelab_client.device_login import DeviceAuthorization, DeviceFlow
 from codelab_client.errors import BadUsage, ClientError, ExitCode, LoginRequired
 from codelab_client.login import TokenSource, ask_password, ask_username
 from codelab_client.settings import ClientSettings
@@ -36,6 +37,9 @@ def build_parser(settings: ClientSettings) -> argparse.ArgumentParser:
     )
     log_in.add_argument(
         "--no-browser", action="store_true", help="print the sign-in URL instead of opening it"
+    )
+    log_in.add_argument(
+        "--device", action="store_true", help="headless: enter a code on any other device"
     )
 
     log_out = commands.add_parser("logout", help="forget the stored tokens for a server")
@@ -61,6 +65,15 @@ def show_url(url: str, *, open_browser: bool) -> None:
         webbrowser.open(url)
 
 
+def show_device_code(grant: DeviceAuthorization) -> None:
+    sys.stderr.write(
+        f"On any device, open {grant.verification_uri} and enter the code {grant.user_code}\n"
+    )
+    if grant.verification_uri_complete:
+        sys.stderr.write(f"(or open {grant.verification_uri_complete})\n")
+    sys.stderr.write("Waiting for approval...\n")
+
+
 def _terminal() -> Terminal:
     return Terminal(stdin=sys.stdin, err=sys.stderr, interactive=sys.stdin.isatty())
 
@@ -73,7 +86,11 @@ async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitC
         # for scripts and tests that pass --username / --password-stdin.
         async with create_http_client() as http:
             oauth = OAuthClient(args.server, http)
-            flow = BrowserFlow(lambda url: show_url(url, open_browser=not args.no_browser))
+            flow: LoginFlow = (
+                DeviceFlow(show_device_code)
+                if args.device
+                else BrowserFlow(lambda url: show_url(url, open_browser=not args.no_browser))
+            )
             await login(store, oauth, flow, None)
         sys.stderr.write(f"logged in to {oauth.server}\n")
         return ExitCode.OK

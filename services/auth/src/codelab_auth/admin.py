@@ -166,7 +166,12 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], hasher: SecretHa
                 name="CodeLab CLI",
                 scopes=("sessions:read", "sessions:write"),
                 audience="codelab-gateway",
-                grant_types=("authorization_code", "password", "refresh_token"),
+                grant_types=(
+                    "authorization_code",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                    "password",
+                    "refresh_token",
+                ),
                 public=True,
                 allow_password_grant=True,
                 redirect_uris=CLI_REDIRECT_URIS,

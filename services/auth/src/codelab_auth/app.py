@@ -18,7 +18,7 @@ from codelab_auth.adapters.db import create_engine, create_session_factory
 from codelab_auth.adapters.migrate import upgrade
 from codelab_auth.adapters.models import RevokedToken
 from codelab_auth.admin import seed_demo
-from codelab_auth.api import admin, authorize, discovery, oauth
+from codelab_auth.api import admin, authorize, device, discovery, oauth
 from codelab_auth.api.admin import ADMIN_AUDIENCE
 from codelab_auth.context import AuthContext
 from codelab_auth.keys import Keyring
@@ -73,6 +73,8 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
             refresh_token_ttl=settings.refresh_token_ttl,
             code_ttl=settings.authorization_code_ttl,
             session_max_age=settings.session_max_age,
+            device_code_ttl=settings.device_code_ttl,
+            device_poll_interval=settings.device_poll_interval,
             throttle=LoginThrottle(
                 RedisCounters(redis, settings.redis_prefix) if redis else MemoryCounters(),
                 settings.throttle_policy,
@@ -149,6 +151,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     app = create_service_app(SERVICE, lifespan=lifespan, settings=settings, title="CodeLab auth")
     app.include_router(oauth.router)
     app.include_router(authorize.router)
+    app.include_router(device.router)
     app.include_router(admin.router)
     app.include_router(discovery.router)
     return app

@@ -64,6 +64,12 @@ class AuthSettings(ServiceSettings):
         ge=0,
         description="Seconds between re-reads of the signing keys (picks up `keys rotate`).",
     )
+    device_code_ttl: int = Field(
+        default=600, gt=0, le=3600, description="Seconds a device code (RFC 8628) stays valid."
+    )
+    device_poll_interval: int = Field(
+        default=5, ge=0, le=60, description="Seconds a device must wait between token polls."
+    )
     key_rotation_interval: int = Field(
         default=30 * 24 * 3600,
         ge=0,

@@ -159,3 +159,24 @@ class AuditEvent(Base):
     client_id: Mapped[str | None] = mapped_column(String(150), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DeviceCode(Base):
+    """An RFC 8628 device authorization: a secret device code (hashed) and a user code."""
+
+    __tablename__ = "device_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    device_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(String(20), unique=True)
+    client_id: Mapped[str] = mapped_column(
+        String(150), ForeignKey("clients.client_id", ondelete="CASCADE")
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

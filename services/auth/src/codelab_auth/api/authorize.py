@@ -59,7 +59,7 @@ class Consent:
 Outcome = OAuthResult | Consent
 
 
-def _page(request: Request, name: str, status: int, **values: Any) -> HTMLResponse:
+def page(request: Request, name: str, status: int, **values: Any) -> HTMLResponse:
     response = templates.TemplateResponse(
         request, name, {"title": "Sign in", **values}, status_code=status
     )
@@ -74,7 +74,7 @@ def _respond(request: Request, context: AuthContext, outcome: Outcome, params: A
             {"name": name, "description": SCOPE_DESCRIPTIONS.get(name, name)}
             for name in sorted(parse_scope(outcome.scope))
         ]
-        response = _page(
+        response = page(
             request,
             "authorize.html",
             outcome.status,
@@ -92,7 +92,7 @@ def _respond(request: Request, context: AuthContext, outcome: Outcome, params: A
     if status == 302 and location:
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
     error = body if isinstance(body, dict) else {}
-    return _page(
+    return page(
         request,
         "error.html",
         status,
@@ -149,7 +149,7 @@ def _result(
 
 
 @router.get("/authorize", summary="Authorization endpoint: login and consent page (RFC 6749)")
-async def authorize_page(request: Request, context: ContextDep) -> Response:
+async def authorizepage(request: Request, context: ContextDep) -> Response:
     try:
         params = read_params(request.query_params.multi_items())
     except InvalidRequestError as error:

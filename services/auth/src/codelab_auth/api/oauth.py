@@ -66,6 +66,11 @@ async def revoke(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "revocation")
 
 
+@router.post("/device_authorization", summary="Device authorization request (RFC 8628)")
+async def device_authorization(request: Request, context: ContextDep) -> Response:
+    return await _run(context, request, "device_authorization")
+
+
 @router.post("/introspect", summary="Token introspection, confidential clients (RFC 7662)")
 async def introspect(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "introspection")

@@ -12,6 +12,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
@@ -19,6 +20,7 @@ from codelab_auth.accounts import LoginThrottled, check_password
 from codelab_auth.adapters.models import User
 from codelab_auth.audit import audit
 from codelab_auth.oauth.code_grant import AuthorizationCodeGrant, S256CodeChallenge
+from codelab_auth.oauth.device import DeviceEndpoint, DeviceGrant
 from codelab_auth.oauth.grants import (
     TOKEN_AUTH_METHODS,
     ClientCredentialsGrant,
@@ -34,7 +36,13 @@ from codelab_auth.scopes import SUPPORTED_SCOPES
 from codelab_auth.throttle import LoginThrottle
 from codelab_auth.tokens import AccessTokenSigner, new_refresh_token
 
-GRANT_TYPES = ("authorization_code", "password", "refresh_token", "client_credentials")
+GRANT_TYPES = (
+    "authorization_code",
+    DEVICE_CODE_GRANT_TYPE,
+    "password",
+    "refresh_token",
+    "client_credentials",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class TokenPolicy:
     code_ttl: int = 60
     session_max_age: int = 90 * 24 * 3600
     throttle: LoginThrottle | None = None
+    device_code_ttl: int = 600
+    device_poll_interval: int = 5
 
 
 class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
@@ -109,6 +119,8 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_endpoint(RevocationWithFamilies)
         self.register_endpoint(Introspection)
+        self.register_grant(DeviceGrant)
+        self.register_endpoint(DeviceEndpoint)
 
     def audit(self, event: str, **fields: Any) -> None:
         """Record an audit event on this request's session (committed with it)."""
