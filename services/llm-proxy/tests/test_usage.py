@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from codelab_llm_proxy.adapters.litellm_router import cost_usd
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
 
@@ -81,3 +82,8 @@ def test_callers_see_their_own_usage_and_admins_anyones(
     admin = _usage(ledger_proxy, sub="ops", scope="llm:invoke llm:admin", user="*")
     assert admin.status_code == 200
     assert admin.json()["data"][0]["requests"] == 1
+
+
+def test_cost_comes_from_litellms_cost_map_and_unknown_models_cost_nothing() -> None:
+    assert cost_usd("openai/gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert cost_usd("openai/a-model-nobody-prices", 1000, 1000) == 0.0

@@ -45,7 +45,8 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         if ledger is not None:
             await ledger.start()
         app.state.ledger = ledger
-        limiter = Limiter(redis, settings.redis_prefix, config.limits) if redis else None
+        tpm = {d.id: t for d in config.model_list if (t := d.limit("tpm")) is not None}
+        limiter = Limiter(redis, settings.redis_prefix, config.limits, tpm) if redis else None
         accountant = Accountant(ledger, limiter)
         llm.engine.gate = accountant.admit_deployment if limiter is not None else None
         app.state.accountant = accountant

@@ -46,10 +46,18 @@ class LimitsConfig(BaseModel):
 class Limiter:
     """Checks before a call, accounting after it."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str, config: LimitsConfig) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        config: LimitsConfig,
+        deployment_tpm: dict[str, int] | None = None,
+    ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}llm-proxy:limit:"
         self.config = config
+        # Only limited deployments are counted: no Redis round trip for the others.
+        self._deployment_tpm = deployment_tpm or {}
 
     async def _window(self, name: str, add: int) -> tuple[float, float]:
         """(requests-or-tokens in the sliding minute, seconds until the current minute ends)."""
@@ -92,11 +100,11 @@ class Limiter:
 
     async def account(self, caller: str, deployment: str | None, tokens: int, cost: float) -> None:
         """After a call: tokens into the TPM windows, cost into the budget."""
-        if tokens:
-            await self._window(f"caller:{caller}:tpm", tokens)
-            if deployment is not None:
-                await self._window(f"deployment:{deployment}:tpm", tokens)
         limits = self.config.for_caller(caller)
+        if tokens and limits.tpm is not None:
+            await self._window(f"caller:{caller}:tpm", tokens)
+        if tokens and deployment in self._deployment_tpm:
+            await self._window(f"deployment:{deployment}:tpm", tokens)
         if cost and limits.budget_usd is not None:
             key = self._budget_key(caller, limits.period)
             pipe = self._redis.pipeline(transaction=False)

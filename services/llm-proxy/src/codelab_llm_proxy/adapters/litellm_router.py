@@ -8,6 +8,7 @@ repeat our routing and costs several ms of CPU per call.
 
 from __future__ import annotations
 
+import functools
 import os
 
 # litellm fetches its model cost map over the network at import unless told to use the
@@ -150,12 +151,22 @@ def count_prompt_tokens(model: str, messages: list[dict[str, Any]]) -> int:
         return 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _rates(model: str) -> tuple[float, float]:
+    """USD per prompt and completion token from litellm's cost map; (0, 0) when unpriced.
+
+    Looked up once per model: ``litellm.cost_per_token`` resolves the provider on every
+    call (and raises for unknown models), which costs more than the rest of a fast-path call.
+    """
+    cost_map: dict[str, Any] = litellm.model_cost
+    info = cost_map.get(model) or cost_map.get(model.split("/", 1)[-1]) or {}
+    return (
+        float(info.get("input_cost_per_token") or 0.0),
+        float(info.get("output_cost_per_token") or 0.0),
+    )
+
+
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """USD for the tokens by litellm's cost map; 0 for models it does not price."""
-    try:
-        prompt, completion = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:
-        return 0.0
-    return float(prompt + completion)
+    prompt, completion = _rates(model)
+    return prompt_tokens * prompt + completion_tokens * completion

@@ -25,12 +25,14 @@ async def authenticated_caller(request: Request) -> AccessTokenClaims:
     return claims
 
 
-def backend(request: Request) -> LlmBackend:
+# async on purpose: FastAPI runs plain ``def`` dependencies in a worker thread, a thread
+# hand-off per request for what is an attribute read.
+async def backend(request: Request) -> LlmBackend:
     llm: LlmBackend = request.app.state.llm
     return llm
 
 
-def metrics(request: Request) -> LlmMetrics:
+async def metrics(request: Request) -> LlmMetrics:
     llm_metrics: LlmMetrics = request.app.state.llm_metrics
     return llm_metrics
 

@@ -72,7 +72,7 @@ class UsageLedger:
     async def _writer(self) -> None:
         while True:
             await self._arrived.wait()
-            await asyncio.sleep(0.05)  # let a burst gather into one insert
+            await asyncio.sleep(0.2)  # let a burst gather into one insert
             self._arrived.clear()
             await self.flush()
 
