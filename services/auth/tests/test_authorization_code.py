@@ -17,6 +17,12 @@ from codelab_auth.adapters.models import AuthorizationCode, RefreshToken, Revoke
 from .conftest import BASE, REDIRECT, browser_for, parse_form, sign_in
 
 
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """SQLite only: the single-use claim is the refresh tokens' UPDATE, tested on both."""
+    return sqlite_url
+
+
 def _query(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 

@@ -7,7 +7,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from codelab_auth.adapters.models import AuthorizationCode, User, utcnow
@@ -46,6 +50,13 @@ class AuthorizationCodeGrant(MintingGrant, grants.AuthorizationCodeGrant):  # ty
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     request: FormOAuth2Request
+
+    def validate_requested_scope(self) -> None:
+        """Refuse (not silently narrow) a scope the client is not registered for."""
+        super().validate_requested_scope()
+        client: OAuthClient = self.request.client
+        if not parse_scope(self.request.payload.scope) <= client.scopes:
+            raise InvalidScopeError("Scope not allowed for this client.")
 
     def save_authorization_code(self, code: str, request: FormOAuth2Request) -> None:
         client: OAuthClient = request.client

@@ -71,7 +71,9 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return self.row.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        return self.row.redirect_uris[0] if self.row.redirect_uris else None
+        """None: ``redirect_uri`` is always required (a loopback pattern has no port to
+        default to, and an explicit URI is what the token request must repeat)."""
+        return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
         return format_scope(parse_scope(scope) & self.scopes)
