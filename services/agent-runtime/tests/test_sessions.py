@@ -110,7 +110,7 @@ async def test_second_replica_waits_for_the_lease_then_takes_over(
         assert client.session_id not in second.supervisor.owned_sessions
         assert second.model.requests == []
 
-        # rt-a stops mid-turn: the prompt is still unacked, so rt-b claims and re-runs it.
+        # rt-a stops mid-turn: the prompt is still unacked, so rt-b claims and resumes it.
         await first.supervisor.stop()
         client.answer_requests = True
         second.model.add(
@@ -123,12 +123,35 @@ async def test_second_replica_waits_for_the_lease_then_takes_over(
         resumed = [e for e in second.events if isinstance(e, ev.SessionResumed)]
         assert resumed
         assert resumed[0].mode == "coder"
-        # The re-run turn sees the history without the interrupted attempt's messages.
+        # The approval that was pending is asked again (a new request id), and the
+        # command runs once; the model continues from the durable history.
+        permissions = [
+            r for r in client.agent_requests if r["method"] == "session/request_permission"
+        ]
+        assert len(permissions) == 2
+        assert permissions[0]["id"] != permissions[1]["id"]
+        creates = [r for r in client.agent_requests if r["method"] == "terminal/create"]
+        assert len(creates) == 1
         seen = second.model.requests[0].messages
-        assert [m["role"] for m in seen] == ["system", "user"]
+        assert [m["role"] for m in seen] == [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+        ]
         assert "coder" in seen[0]["content"]
+        assert seen[-1]["content"].startswith("Exit code: 0")
         rows = await store.messages(client.session_id)
-        assert [r.role for r in rows] == ["user", "assistant"]
+        assert [r.role for r in rows] == [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "assistant",
+        ]
     finally:
         await second.supervisor.stop()
         await first.supervisor.stop()
@@ -152,3 +175,39 @@ async def test_idle_session_is_released_and_picked_up_again(
         assert any(isinstance(e, ev.SessionResumed) for e in rep.events)
     finally:
         await rep.supervisor.stop()
+
+
+async def test_a_call_that_may_have_run_is_not_repeated_after_a_takeover(
+    channel: MemorySessionChannel, store: SessionStore, client: EditorClient
+) -> None:
+    first = make_replica(channel, store, "rt-a")
+    first.supervisor.start()
+    client.answer_requests = False
+    first.model.add(
+        ScriptedResponse(tool_calls=[ScriptedToolCall("switch_mode", {"mode": "coder"})]),
+        ScriptedResponse(tool_calls=[ScriptedToolCall("execute_command", {"command": "true"})]),
+    )
+    await client.new_session()
+    rid = await client.prompt("run it")
+    await client.wait_for(lambda: bool(client.agent_requests))
+    await client.answer(client.agent_requests[0])  # approved: the command may now run
+    await client.wait_for(lambda: len(client.agent_requests) == 2)
+    assert client.agent_requests[1]["method"] == "terminal/create"
+    await first.supervisor.stop()  # dies before the client says whether it ran
+
+    second = make_replica(channel, store, "rt-b")
+    second.model.add(ScriptedResponse(text=["I will check first."]))
+    second.supervisor.start()
+    try:
+        client.answer_requests = True
+        await client.answer(client.agent_requests[1])  # stale: dropped, wakes rt-b
+        response = await client.wait_response(rid)
+        assert response["result"]["stopReason"] == "end_turn"
+        creates = [r for r in client.agent_requests if r["method"] == "terminal/create"]
+        assert len(creates) == 1
+        assert (
+            "Interrupted by a runtime restart" in second.model.requests[0].messages[-1]["content"]
+        )
+    finally:
+        await second.supervisor.stop()
+        await first.supervisor.stop()

@@ -133,15 +133,10 @@ class RuntimeAgent:
             raise RequestError.invalid_request({"reason": "a prompt turn is already running"})
         input_id = _codelab_meta(kwargs).get(META_INPUT_ID) or "local"
         turn_id = f"turn_{input_id}"
-        # A prompt we see again (its previous owner died mid-turn) restarts from scratch,
-        # unless it delegated: then it resumes, so finished subtasks are not run again.
-        user_text: str | None = prompt_to_text(prompt)
-        if any(h.correlation_id == turn_id for h in state.history):
-            if state.turn_delegated(turn_id):
-                user_text = None
-            else:
-                state.drop_turn(turn_id)
-                await self._deps.store.delete_turn(session_id, turn_id)
+        # A prompt we see again (its previous owner died mid-turn) resumes where it was:
+        # its messages are durable, and nothing that may have run is run again.
+        resumed = any(h.correlation_id == turn_id for h in state.history)
+        user_text = None if resumed else prompt_to_text(prompt)
         self._cancelled = False
         factory = TurnFactory(self._client, self._deps, state, turn_id)
         self._scope = factory.cancel_scope

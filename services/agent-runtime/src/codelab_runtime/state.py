@@ -32,19 +32,6 @@ class SessionState:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def turn_delegated(self, correlation_id: str) -> bool:
-        """Whether the turn started a subtask (its state then lives on in the tasks table)."""
-        return any(
-            part.get("function", {}).get("name") == "new_task"
-            for h in self.history
-            if h.correlation_id == correlation_id
-            for part in h.message.get("tool_calls") or []
-        )
-
-    def drop_turn(self, correlation_id: str) -> None:
-        """Forget what a turn produced (it is about to be run again after a takeover)."""
-        self.history = [h for h in self.history if h.correlation_id != correlation_id]
-
 
 def estimate_tokens(message: dict[str, Any]) -> int:
     """A rough token count of one chat message (~4 characters a token, plus overhead).

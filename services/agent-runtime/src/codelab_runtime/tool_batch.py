@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from codelab_common import events as ev
 from codelab_runtime.agents.specs import AgentSpec
 from codelab_runtime.model.base import AssembledToolCall
+from codelab_runtime.tools.definitions import lookup
 
 if TYPE_CHECKING:
     from codelab_runtime.loop import Turn
@@ -59,12 +60,28 @@ async def close_dangling_calls(turn: Turn) -> None:
             )
 
 
+# Facts that mean a call may have had its effect: it was cleared to run, or it ran.
+_STARTED = {"tool.approved", "tool.completed", "tool.failed"}
+INTERRUPTED = "Interrupted by a runtime restart: check the workspace before retrying."
+
+
+async def _may_have_run(turn: Turn, call: AssembledToolCall) -> bool:
+    tool = lookup(call.name)
+    if tool is None or not tool.needs_approval:
+        return False  # reads and session tools: running them again is harmless
+    if turn.store is None:
+        return True
+    facts = await turn.store.tasks.facts_of_call(turn.state.session_id, call.id)
+    return bool(facts & _STARTED)
+
+
 async def resume_calls(turn: Turn) -> str | None:
     """Settle the tool calls a dead owner left unanswered, then let the model go on.
 
-    Subtasks are run through the tools again: the task table knows whether they finished
-    (their stored result is returned, nothing runs twice) or where to resume them. Other
-    calls may or may not have happened; the model is told so instead of guessing.
+    Nothing runs twice. Subtasks go through the tools again: the task table returns a
+    finished one's stored result or resumes an unfinished one. A call that was never
+    cleared to run (e.g. its approval was still pending) runs now, which asks the user
+    again. A call that may have had its effect is not repeated: the model is told.
     """
     answered = {h.message.get("tool_call_id") for h in turn.state.history}
     last = next((h for h in reversed(turn.state.history) if h.message.get("tool_calls")), None)
@@ -76,16 +93,17 @@ async def resume_calls(turn: Turn) -> str | None:
         for p in last.message["tool_calls"]
         if p["id"] not in answered
     ]
-    delegated = [c for c in open_calls if c.name == "new_task"]
+    completion: str | None = None
     for call in open_calls:
-        if call.name != "new_task":
-            text = "Interrupted by a runtime restart: check the workspace before retrying."
-            await turn.record(
-                ev.ToolMessage(
-                    **turn.ids(),
-                    agent=spec.mode_id,
-                    tool_call_id=call.id,
-                    message={"role": "tool", "tool_call_id": call.id, "content": text},
-                )
+        if call.name == "new_task" or not await _may_have_run(turn, call):
+            completion = await run_tools(turn, spec, [call]) or completion
+            continue
+        await turn.record(
+            ev.ToolMessage(
+                **turn.ids(),
+                agent=spec.mode_id,
+                tool_call_id=call.id,
+                message={"role": "tool", "tool_call_id": call.id, "content": INTERRUPTED},
             )
-    return await run_tools(turn, spec, delegated) if delegated else None
+        )
+    return completion

@@ -90,15 +90,6 @@ class SessionStore:
                 )
             )
 
-    async def delete_turn(self, session_id: str, correlation_id: str) -> None:
-        async with self._sessions.begin() as db:
-            await db.execute(
-                delete(MessageRow).where(
-                    MessageRow.session_id == session_id,
-                    MessageRow.correlation_id == correlation_id,
-                )
-            )
-
     async def replace_history(
         self, session_id: str, task_id: str | None, items: list[HistoryItem]
     ) -> None:

@@ -92,6 +92,14 @@ class TaskStore:
                 )
             )
 
+    async def facts_of_call(self, session_id: str, tool_call_id: str) -> set[str]:
+        """The event types recorded for one tool call (what is known to have happened)."""
+        return {
+            row.type
+            for row in await self.audit_trail(session_id)
+            if row.payload.get("tool_call_id") == tool_call_id
+        }
+
     async def audit_trail(self, session_id: str) -> list[AuditRow]:
         async with self._sessions() as db:
             rows = await db.scalars(
