@@ -19,7 +19,7 @@ from codelab_common.sessions import SessionChannel, SessionRecord
 from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
 from codelab_runtime.persistence.store import SessionStore
-from codelab_runtime.runtime_deps import RuntimeDeps
+from codelab_runtime.runtime_deps import Prices, RuntimeDeps
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.testing import ScriptedChatModel
 from codelab_runtime.tools.client_ops import ToolLimits
@@ -54,6 +54,7 @@ def make_replica(
     condenser: Condenser | None = None,
     agents: dict[str, AgentSpec] | None = None,
     max_tool_calls: int = 100,
+    prices: Prices | None = None,
 ) -> Replica:
     bus = EventBus()
     registry = CollectorRegistry()
@@ -73,6 +74,7 @@ def make_replica(
         context_window_tokens=context_window_tokens,
         condenser=condenser,
         max_tool_calls=max_tool_calls,
+        prices=prices or Prices(),
     )
     supervisor = RuntimeSupervisor(
         channel,

@@ -1,4 +1,4 @@
-"""Custom agents from a TOML file, Debug's configurable edits, and the tool-call limit."""
+"""Custom agents from a TOML file, Debug's configurable edits, and the per-turn limits."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from codelab_runtime.agents.custom import load_agents
 from codelab_runtime.agents.specs import ToolGroup, default_agents
 from codelab_runtime.errors import AgentConfigError
 from codelab_runtime.persistence.store import SessionStore
+from codelab_runtime.runtime_deps import Prices
 from codelab_runtime.testing import ScriptedResponse, ScriptedToolCall
 
 REVIEWER = """
@@ -129,5 +130,29 @@ async def test_tool_call_limit_ends_the_turn(
         assert response["result"]["stopReason"] == "max_turn_requests"
         assert "Stopped after 4 tool calls" in client.texts()[-1]
         assert len(replica.model.requests) == 2
+    finally:
+        await replica.supervisor.stop()
+
+
+async def test_cost_limit_ends_the_turn_and_counts_subtasks(
+    channel: MemorySessionChannel, store: SessionStore, client: EditorClient
+) -> None:
+    # The scripted model reports 10 prompt + 5 completion tokens per call: $0.01 a call here.
+    prices = Prices(input_usd_per_mtok=1000.0, max_cost_usd_per_turn=0.02)
+    replica = make_replica(channel, store, "rt-a", prices=prices)
+    replica.supervisor.start()
+    try:
+        replica.model.add(
+            ScriptedResponse(tool_calls=[call("new_task", mode="ask", instructions="look")]),
+            ScriptedResponse(tool_calls=[call("attempt_completion", result="looked")]),
+        )
+        await client.new_session()
+        response = await client.wait_response(await client.prompt("spend"))
+        assert response["result"]["stopReason"] == "max_turn_requests"
+        assert "Stopped: this turn cost $0.0200 (the limit is $0.02)" in client.texts()[-1]
+        usage = client.of_kind("usage_update")[-1]["_meta"]["codelab"]
+        assert usage["turnPromptTokens"] == 20  # the subtask's call is counted too
+        assert usage["turnCostUsd"] == pytest.approx(0.02)
+        assert replica.model.remaining == 0
     finally:
         await replica.supervisor.stop()

@@ -269,6 +269,7 @@ class UsageReported(BaseEvent):
     type: Literal["usage.reported"] = "usage.reported"
     prompt_tokens: int
     completion_tokens: int
+    cost_usd: float = 0.0
     session_prompt_tokens: int
     session_completion_tokens: int
 

@@ -22,7 +22,7 @@ from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
-from codelab_runtime.runtime_deps import RuntimeDeps
+from codelab_runtime.runtime_deps import Prices, RuntimeDeps
 from codelab_runtime.settings import RuntimeSettings
 from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.tools.client_ops import ToolLimits
@@ -78,6 +78,11 @@ def create_app(
                 limits=ToolLimits(settings.command_timeout_s, settings.tool_output_limit_bytes),
                 max_model_calls=settings.max_model_calls_per_turn,
                 max_tool_calls=settings.max_tool_calls_per_turn,
+                prices=Prices(
+                    settings.price_input_per_mtok,
+                    settings.price_output_per_mtok,
+                    settings.max_cost_usd_per_turn,
+                ),
                 default_mode=settings.default_mode,
                 policy=ApprovalPolicy(
                     command_allow=tuple(settings.command_allow),

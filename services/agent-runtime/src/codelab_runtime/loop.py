@@ -47,6 +47,28 @@ class CancelScope:
 
 
 @dataclass(slots=True)
+class TurnUsage:
+    """Tokens and cost of a prompt turn, its subtasks included (they share one budget)."""
+
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
+    max_cost_usd: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def cost_usd(self) -> float:
+        return (
+            self.prompt_tokens * self.input_usd_per_mtok
+            + self.completion_tokens * self.output_usd_per_mtok
+        ) / 1_000_000
+
+    @property
+    def over_budget(self) -> bool:
+        return self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd
+
+
+@dataclass(slots=True)
 class Turn:
     """Everything one prompt turn works with."""
 
@@ -61,8 +83,7 @@ class Turn:
     # Set for a subtask: its id; its state is the child's own (mode, context).
     task_id: str | None = None
     context_window: int = 128_000
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    usage: TurnUsage = field(default_factory=TurnUsage)
     cancel_scope: CancelScope = field(default_factory=CancelScope)
     max_tool_calls: int = 100
     tool_calls: int = 0
@@ -136,8 +157,8 @@ async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnsw
                 assembler.add(event)
             case UsageReport(prompt_tokens=p, completion_tokens=c):
                 answer.prompt_tokens, answer.completion_tokens = p, c
-                turn.prompt_tokens += p
-                turn.completion_tokens += c
+                turn.usage.prompt_tokens += p
+                turn.usage.completion_tokens += c
             case Finish(reason=reason):
                 answer.finish_reason = reason
     answer.tool_calls = assembler.calls()
@@ -181,6 +202,10 @@ async def run_task(turn: Turn, user_text: str | None) -> tuple[StopReason, str |
         if user_text is None and (completion := await resume_calls(turn)) is not None:
             return await _finish(turn, "end_turn", calls), completion
         while calls < turn.max_model_calls:
+            if turn.usage.over_budget:
+                cost, limit = turn.usage.cost_usd, turn.usage.max_cost_usd
+                await turn.say(f"\n\nStopped: this turn cost ${cost:.4f} (the limit is ${limit}).")
+                return await _finish(turn, "max_turn_requests", calls), None
             calls += 1
             spec = turn.agents[turn.state.mode]
             try:

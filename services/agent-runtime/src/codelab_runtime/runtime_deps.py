@@ -14,6 +14,15 @@ from codelab_runtime.tools.policy import ApprovalPolicy
 
 
 @dataclass(frozen=True, slots=True)
+class Prices:
+    """What the configured model costs (USD per million tokens) and a turn may spend."""
+
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
+    max_cost_usd_per_turn: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeDeps:
     """The model, the bus, storage, the agents, limits and the approval policy."""
 
@@ -28,3 +37,4 @@ class RuntimeDeps:
     context_window_tokens: int = 128_000
     condenser: Condenser | None = None
     max_tool_calls: int = 100
+    prices: Prices = field(default_factory=Prices)

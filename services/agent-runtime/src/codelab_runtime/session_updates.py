@@ -42,13 +42,15 @@ async def switch_mode(
 async def report_usage(turn: Turn) -> None:
     """Tell the client and the bus what the turn cost, and the session so far."""
     state = turn.state
-    state.prompt_tokens += turn.prompt_tokens
-    state.completion_tokens += turn.completion_tokens
+    usage = turn.usage
+    state.prompt_tokens += usage.prompt_tokens
+    state.completion_tokens += usage.completion_tokens
     await turn.bus.publish(
         ev.UsageReported(
             **turn.ids(),
-            prompt_tokens=turn.prompt_tokens,
-            completion_tokens=turn.completion_tokens,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
             session_prompt_tokens=state.prompt_tokens,
             session_completion_tokens=state.completion_tokens,
         )
@@ -62,8 +64,9 @@ async def report_usage(turn: Turn) -> None:
             size=turn.context_window,
             field_meta={
                 META_NAMESPACE: {
-                    "turnPromptTokens": turn.prompt_tokens,
-                    "turnCompletionTokens": turn.completion_tokens,
+                    "turnPromptTokens": usage.prompt_tokens,
+                    "turnCompletionTokens": usage.completion_tokens,
+                    "turnCostUsd": usage.cost_usd,
                     "sessionPromptTokens": state.prompt_tokens,
                     "sessionCompletionTokens": state.completion_tokens,
                 }

@@ -90,6 +90,18 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
         default=100,
         description="Ends a turn (stopReason max_turn_requests) after this many tool calls.",
     )
+    price_input_per_mtok: float = Field(
+        default=0.0,
+        description="USD per million prompt tokens of the configured model (for cost limits).",
+    )
+    price_output_per_mtok: float = Field(
+        default=0.0,
+        description="USD per million completion tokens of the configured model.",
+    )
+    max_cost_usd_per_turn: float | None = Field(
+        default=None,
+        description="Ends a turn (max_turn_requests) once it has cost this much; unset: no limit.",
+    )
     debug_may_edit: bool = Field(
         default=False,
         description="Let the Debug agent edit files (it only proposes fixes otherwise).",

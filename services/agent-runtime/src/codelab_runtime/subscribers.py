@@ -56,6 +56,9 @@ class RuntimeMetrics:
             ["mode", "outcome"],
             registry=registry,
         )
+        self.cost = Counter(
+            "codelab_runtime_cost_usd", "Estimated model cost of turns", registry=registry
+        )
         self.condensations = Counter(
             "codelab_runtime_context_condensations",
             "Context condensations",
@@ -81,6 +84,7 @@ class RuntimeMetrics:
         bus.subscribe(ev.ApprovalResolved, self._on_approval)
         bus.subscribe(ev.SubtaskReturned, lambda e: self.subtasks.labels(e.mode, e.outcome).inc())
         bus.subscribe(ev.ContextCondensed, lambda e: self.condensations.labels(e.agent).inc())
+        bus.subscribe(ev.UsageReported, lambda e: self.cost.inc(e.cost_usd))
 
     def _on_approval(self, event: ev.ApprovalResolved) -> None:
         self.approvals.labels(event.outcome).inc()

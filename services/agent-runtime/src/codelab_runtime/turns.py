@@ -16,7 +16,7 @@ from acp.agent.connection import AgentSideConnection
 from acp.helpers import plan_entry, update_plan
 
 from codelab_common import events as ev
-from codelab_runtime.loop import CancelScope, Turn, run_task
+from codelab_runtime.loop import CancelScope, Turn, TurnUsage, run_task
 from codelab_runtime.runtime_deps import RuntimeDeps
 from codelab_runtime.session_updates import switch_mode
 from codelab_runtime.state import SessionState
@@ -36,6 +36,13 @@ class TurnFactory:
     root: SessionState
     turn_id: str
     cancel_scope: CancelScope = field(default_factory=CancelScope)
+    usage: TurnUsage = field(default_factory=TurnUsage)
+
+    def __post_init__(self) -> None:
+        prices = self.deps.prices
+        self.usage = TurnUsage(
+            prices.input_usd_per_mtok, prices.output_usd_per_mtok, prices.max_cost_usd_per_turn
+        )
 
     def make(self, state: SessionState, task_id: str | None = None, depth: int = 0) -> Turn:
         turn_holder: list[Turn] = []
@@ -94,6 +101,7 @@ class TurnFactory:
             task_id=task_id,
             context_window=deps.context_window_tokens,
             cancel_scope=self.cancel_scope,
+            usage=self.usage,
             condenser=deps.condenser,
             store=deps.store,
         )
