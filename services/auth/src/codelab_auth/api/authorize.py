@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from codelab_auth import csrf
 from codelab_auth.accounts import BAD_CREDENTIALS, THROTTLED, LoginThrottled
+from codelab_auth.api.oauth import form_body
 from codelab_auth.context import AuthContext, ContextDep
 from codelab_auth.oauth.server import CodelabAuthorizationServer
 from codelab_auth.oauth.transport import (
@@ -158,7 +159,24 @@ async def authorizepage(request: Request, context: ContextDep) -> Response:
     return _respond(request, context, outcome, params)
 
 
-@router.post("/authorize", summary="Submit the login and consent form")
+@router.post(
+    "/authorize",
+    summary="Submit the login and consent form",
+    openapi_extra=form_body(
+        "csrf_token",
+        "username",
+        "password",
+        "decision",
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "resource",
+    ),
+)
 async def authorize_submit(request: Request, context: ContextDep) -> Response:
     try:
         form = await request.form()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from codelab_auth import csrf
 from codelab_auth.accounts import BAD_CREDENTIALS, THROTTLED, LoginThrottled
 from codelab_auth.api.authorize import page
+from codelab_auth.api.oauth import form_body
 from codelab_auth.context import AuthContext, ContextDep
 from codelab_auth.oauth.device import APPROVED, DENIED, find_pending
 from codelab_auth.oauth.server import CodelabAuthorizationServer
@@ -71,7 +72,11 @@ async def device_page(request: Request, context: ContextDep) -> Response:
     return _render(request, context, 200, **shown)
 
 
-@router.post("/device", summary="Approve or deny a device")
+@router.post(
+    "/device",
+    summary="Approve or deny a device",
+    openapi_extra=form_body("csrf_token", "user_code", "username", "password", "decision"),
+)
 async def device_submit(request: Request, context: ContextDep) -> Response:
     try:
         fields = read_params((await request.form()).multi_items())

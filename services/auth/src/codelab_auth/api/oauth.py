@@ -6,6 +6,8 @@ All answer in RFC 6749 / 7009 / 7662 JSON (never problem+json), with
 
 from __future__ import annotations
 
+from typing import Any
+
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
@@ -21,6 +23,35 @@ from codelab_auth.oauth.transport import (
 from codelab_auth.tokens import AccessTokenSigner
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+
+def form_body(*names: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """OpenAPI for a form body read by the authlib adapter (not by FastAPI's parameters)."""
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "string", "maxLength": 4096} for name in names},
+        "required": list(required),
+    }
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+CLIENT = ("client_id", "client_secret")
+TOKEN_FORM = form_body(
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "username",
+    "password",
+    "scope",
+    "resource",
+    "device_code",
+    *CLIENT,
+    required=("grant_type",),
+)
+TOKEN_HINT_FORM = form_body("token", "token_type_hint", *CLIENT, required=("token",))
 
 
 async def _run(context: AuthContext, request: Request, endpoint: str) -> Response:
@@ -56,21 +87,31 @@ async def _run(context: AuthContext, request: Request, endpoint: str) -> Respons
     return to_response(result)
 
 
-@router.post("/token", summary="OAuth 2.0 token endpoint (RFC 6749 §3.2)")
+@router.post("/token", summary="OAuth 2.0 token endpoint (RFC 6749 §3.2)", openapi_extra=TOKEN_FORM)
 async def token(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "token")
 
 
-@router.post("/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
+@router.post(
+    "/revoke", summary="OAuth 2.0 token revocation (RFC 7009)", openapi_extra=TOKEN_HINT_FORM
+)
 async def revoke(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "revocation")
 
 
-@router.post("/device_authorization", summary="Device authorization request (RFC 8628)")
+@router.post(
+    "/device_authorization",
+    summary="Device authorization request (RFC 8628)",
+    openapi_extra=form_body("scope", *CLIENT),
+)
 async def device_authorization(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "device_authorization")
 
 
-@router.post("/introspect", summary="Token introspection, confidential clients (RFC 7662)")
+@router.post(
+    "/introspect",
+    summary="Token introspection, confidential clients (RFC 7662)",
+    openapi_extra=TOKEN_HINT_FORM,
+)
 async def introspect(request: Request, context: ContextDep) -> Response:
     return await _run(context, request, "introspection")

@@ -61,6 +61,14 @@ class FormOAuth2Request(OAuth2Request):  # type: ignore[misc]
 
 
 MAX_PARAM_LENGTH = 4096  # longer values are abuse, not OAuth (the longest is a JWT-free URI)
+# Protocol parameters are ASCII (RFC 6749 Appendix A: VSCHAR / NQSCHAR); authlib echoes some
+# of them in error descriptions, which it refuses to build with other characters (a 500).
+# Credentials typed by people (username, password) may be any Unicode.
+FREE_TEXT = frozenset({"username", "password"})
+
+
+def _is_vschar(value: str) -> bool:
+    return all(" " <= ch <= "~" for ch in value)
 
 
 def read_params(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
@@ -74,9 +82,11 @@ def read_params(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
             raise InvalidRequestError("File uploads are not accepted.")
         if len(key) > 100 or len(value) > MAX_PARAM_LENGTH:
             raise InvalidRequestError("A request parameter is too long.")
+        if not _is_vschar(key) or (key not in FREE_TEXT and not _is_vschar(value)):
+            raise InvalidRequestError("A request parameter has characters outside ASCII.")
         datalist.setdefault(key, []).append(value)
     if repeated := sorted(key for key, values in datalist.items() if len(values) > 1):
-        raise InvalidRequestError(f"Repeated parameter: {', '.join(repeated)}")
+        raise InvalidRequestError(f"Repeated parameter: {', '.join(repeated)}"[:200])
     return {key: values[0] for key, values in datalist.items()}
 
 
