@@ -203,13 +203,30 @@ async def streaming(target: Target, count: int = 50) -> dict[str, Any]:
     }
 
 
+async def settle(target: Target) -> None:
+    """Wait until the target answers promptly again (a backlog from the last phase is gone)."""
+    deadline = time.perf_counter() + 30
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while time.perf_counter() < deadline:
+            try:
+                if await one(session, target, target.body()) < 0.1:
+                    return
+            except Exception:
+                await asyncio.sleep(0.5)
+
+
 async def measure(target: Target, rates: list[float], seconds: float) -> dict[str, Any]:
     for _ in range(20):  # warm-up: connections, JWKS, imports on first call
         async with aiohttp.ClientSession() as session:
             await one(session, target, target.body())
     result: dict[str, Any] = {"rss_idle_mb": rss_mb(target.pid)}
-    result["open_loop"] = [await open_loop(target, rate, seconds) for rate in rates]
+    result["open_loop"] = []
+    for rate in rates:
+        await settle(target)
+        result["open_loop"].append(await open_loop(target, rate, seconds))
+    await settle(target)
     result["closed_loop"] = await closed_loop(target, seconds)
+    await settle(target)
     result["streaming"] = await streaming(target)
     result["rss_after_mb"] = rss_mb(target.pid)
     return result
@@ -253,6 +270,7 @@ def start_all(work: Path, issuer: TestIssuer, jwks_url: str, processes: list[Any
             "CODELAB_LLM_PROXY_LOG_LEVEL": "WARNING",
             "CODELAB_LLM_PROXY_REDIS_URL": "redis://127.0.0.1:6379/0",
             "CODELAB_LLM_PROXY_REDIS_PREFIX": f"bench:{os.getpid()}:{name}:",
+            "CODELAB_LLM_PROXY_DATA_DIR": str(work / name),
         }
         args = [
             sys.executable,

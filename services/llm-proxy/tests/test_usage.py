@@ -6,12 +6,17 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from codelab_llm_proxy.adapters.litellm_router import cost_usd
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
+from codelab_testing.mesh_fixture import create_database, drop_database
 from codelab_testing.tokens import TestIssuer
 
 from .conftest import RunningProxy, chat, deployment, serve_proxy
@@ -87,3 +92,54 @@ def test_callers_see_their_own_usage_and_admins_anyones(
 def test_cost_comes_from_litellms_cost_map_and_unknown_models_cost_nothing() -> None:
     assert cost_usd("openai/gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
     assert cost_usd("openai/a-model-nobody-prices", 1000, 1000) == 0.0
+
+
+def test_calls_are_traced_with_genai_attributes(
+    ledger_proxy: RunningProxy, provider: FakeProvider
+) -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ledger_proxy.app.state.tracer = tracer_provider.get_tracer("test")
+    provider.set_script("o", [Reply.text("traced"), Reply.error(400, "bad")])
+    chat(ledger_proxy, "o")
+    chat(ledger_proxy, "o")
+    ok, failed = exporter.get_finished_spans()
+    assert ok.name == "chat coder"
+    attributes = dict(ok.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "coder"
+    assert attributes["gen_ai.provider.name"] == "openai"
+    assert attributes["gen_ai.usage.output_tokens"] > 0
+    assert dict(failed.attributes or {})["error.type"] == "provider_rejected_request"
+
+
+def test_ledger_on_postgresql_from_two_replicas(
+    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+) -> None:
+    name = f"llm_proxy_test_{uuid4().hex[:12]}"
+    url = create_database(name)
+    try:
+        document = {"model_list": [deployment("coder", provider.base_url)]}
+        with (
+            serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, database_url=url) as a,
+            serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, database_url=url) as b,
+        ):
+            chat(a, "pg", headers={"X-Codelab-Session": "s"})
+            chat(b, "pg", headers={"X-Codelab-Session": "s"})
+            _usage(b)  # a read flushes that replica's queued rows first
+            totals = _usage(a, group_by="session").json()["data"]
+    finally:
+        drop_database(name)
+    # Each replica wrote its own row into the one database; either sees both.
+    assert totals == [
+        {
+            "key": "s",
+            "requests": 2,
+            "prompt_tokens": totals[0]["prompt_tokens"],
+            "completion_tokens": totals[0]["completion_tokens"],
+            "cached_tokens": 0,
+            "cost_usd": 0.0,
+        }
+    ]
+    assert totals[0]["prompt_tokens"] > 0

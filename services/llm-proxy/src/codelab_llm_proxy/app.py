@@ -19,14 +19,17 @@ from codelab_common.redis import create_redis
 from codelab_llm_proxy.accounting import Accountant
 from codelab_llm_proxy.api import chat, models, usage
 from codelab_llm_proxy.api.openai_errors import install_openai_error_handlers
+from codelab_llm_proxy.api.shedding import LoadShedder
 from codelab_llm_proxy.backend import LlmBackend
 from codelab_llm_proxy.cache import ExactCache
-from codelab_llm_proxy.config import load_config
+from codelab_llm_proxy.config import ProxyConfig, load_config
 from codelab_llm_proxy.errors import ConfigError
 from codelab_llm_proxy.ledger.store import UsageLedger, create_engine
 from codelab_llm_proxy.limits import Limiter
 from codelab_llm_proxy.metrics import LlmMetrics
+from codelab_llm_proxy.reload import ConfigReloader
 from codelab_llm_proxy.settings import LlmProxySettings
+from codelab_llm_proxy.tracing import default_tracer
 
 SERVICE = "llm-proxy"
 
@@ -45,8 +48,19 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         if ledger is not None:
             await ledger.start()
         app.state.ledger = ledger
-        tpm = {d.id: t for d in config.model_list if (t := d.limit("tpm")) is not None}
-        limiter = Limiter(redis, settings.redis_prefix, config.limits, tpm) if redis else None
+        limiter = Limiter(redis, settings.redis_prefix, config.limits) if redis else None
+
+        def apply(new: ProxyConfig) -> None:
+            llm.apply(new)
+            if limiter is not None:
+                tpm = {d.id: t for d in new.model_list if (t := d.limit("tpm")) is not None}
+                limiter.configure(new.limits, tpm)
+
+        apply(config)
+        reloader = ConfigReloader(settings.config_path, apply) if settings.config_path else None
+        if reloader is not None:
+            reloader.start(settings.config_watch_interval)
+        app.state.reloader = reloader
         accountant = Accountant(ledger, limiter)
         llm.engine.gate = accountant.admit_deployment if limiter is not None else None
         app.state.accountant = accountant
@@ -64,7 +78,7 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         )
 
         async def config_loaded() -> None:
-            if not config.model_names:
+            if not llm.config.model_names:
                 raise ConfigError("no model is configured")
 
         app.state.llm = llm
@@ -74,6 +88,8 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.aclose()
             await http.aclose()
             await llm.aclose()
             await accountant.aclose()
@@ -96,8 +112,10 @@ def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
     app = create_service_app(SERVICE, lifespan=_lifespan(settings), settings=settings)
     app.state.settings = settings
     app.state.llm_metrics = LlmMetrics(app.state.metrics_registry)
+    app.state.tracer = default_tracer()
     app.include_router(chat.router)
     app.include_router(models.router)
     app.include_router(usage.router)
     install_openai_error_handlers(app)
+    app.add_middleware(LoadShedder, limit=settings.max_in_flight)
     return app

@@ -34,6 +34,7 @@ class LlmBackend:
         self, config: ProxyConfig, settings: LlmProxySettings, redis: aioredis.Redis | None
     ) -> None:
         self.config = config
+        self._settings = settings
         self.limits = limits_for(config, settings)
         self.fast = FastPath(
             timeout=self.limits.attempt_timeout, max_connections=settings.max_connections
@@ -41,6 +42,13 @@ class LlmBackend:
         self.lite = LitellmPath(timeout=self.limits.attempt_timeout)
         self.breaker = Breaker(redis, settings.redis_prefix, config.router.breaker)
         self.engine = Engine(config, self.breaker, Health(), self.limits)
+
+    def apply(self, config: ProxyConfig) -> None:
+        """Serve ``config`` from now on; calls in flight finish on the deployment they have."""
+        self.config = config
+        self.limits = limits_for(config, self._settings)
+        self.engine.config, self.engine.limits = config, self.limits
+        self.breaker.policy = config.router.breaker
 
     async def aclose(self) -> None:
         await self.fast.aclose()

@@ -59,6 +59,9 @@ class Limiter:
         # Only limited deployments are counted: no Redis round trip for the others.
         self._deployment_tpm = deployment_tpm or {}
 
+    def configure(self, config: LimitsConfig, deployment_tpm: dict[str, int]) -> None:
+        self.config, self._deployment_tpm = config, deployment_tpm
+
     async def _window(self, name: str, add: int) -> tuple[float, float]:
         """(requests-or-tokens in the sliding minute, seconds until the current minute ends)."""
         now = time.time()

@@ -70,6 +70,16 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     ledger_enabled: bool = Field(
         default=True, description="Record every call in the usage ledger database."
     )
+    max_in_flight: int = Field(
+        default=1000,
+        ge=0,
+        description="Model calls in flight before new ones get 503 + Retry-After (0: no limit).",
+    )
+    config_watch_interval: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds between checks of the config file for changes (0: SIGHUP only).",
+    )
     jwks_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for auth's JWKS.")
 
     @model_validator(mode="after")

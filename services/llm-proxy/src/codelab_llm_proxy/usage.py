@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from codelab_llm_proxy.config import Deployment, Price
 from codelab_llm_proxy.metrics import LlmMetrics
+from codelab_llm_proxy.tracing import end_span
 
 # (litellm model, prompt tokens, completion tokens) -> USD, from litellm's cost map.
 CostFn = Callable[[str, int, int], float]
@@ -41,6 +44,7 @@ class CallRecord:
     cost_usd: float = 0.0
     coster: CostFn | None = None
     sink: Sink | None = None
+    span: Span | None = None
     started: float = field(default_factory=time.perf_counter)
     first_chunk_at: float | None = None
     prompt_tokens: int = 0
@@ -101,6 +105,8 @@ class CallRecord:
             metrics.cost.labels(self.model).inc(self.cost_usd)
         if self.sink is not None:
             self.sink(self._row(outcome, error_code, elapsed * 1000, ttft_ms))
+        if self.span is not None:
+            end_span(self.span, self, outcome, error_code)
         log.info(
             "llm %s %s",
             self.kind,

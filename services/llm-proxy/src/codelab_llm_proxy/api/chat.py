@@ -15,6 +15,7 @@ from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
 from codelab_llm_proxy.routing.engine import Routed
 from codelab_llm_proxy.streams import FrameStream, ReplayStream
+from codelab_llm_proxy.tracing import start_span
 from codelab_llm_proxy.usage import CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -58,6 +59,7 @@ async def new_record(request: Request, caller: Caller, model: str, kind: str) ->
         agent=request.headers.get("x-codelab-agent"),
         coster=cost_usd,
         sink=accountant.record,
+        span=start_span(request.app.state.tracer, kind, model),
     )
 
 
