@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from codelab_auth.adapters.models import AuditEvent, SigningKey
+from codelab_auth.adapters.models import AuditEvent, RefreshToken, RevokedToken, SigningKey
+from codelab_auth.housekeeping import purge_expired
 from codelab_auth.rotation import RotationPolicy, maintain, rotate_now
 from codelab_common.jwt import JwtVerifier
 
@@ -94,3 +95,17 @@ async def test_rotation_disabled_does_nothing(boot: Any, sqlite_url: str) -> Non
             context.sessions, context.settings.key_encryption_secret, off, key.created_at + far
         )
         assert done == []
+
+
+async def test_expired_rows_are_purged(auth: Any) -> None:
+    await auth.login("alice", "alice-password")
+    async with auth.context.sessions.begin() as session:
+        row = await session.scalar(select(RefreshToken))
+        assert row is not None
+        session.add(RevokedToken(jti="old", expires_at=row.created_at, reason="test"))
+        expires_at = row.expires_at
+    now = await purge_expired(auth.context.sessions)
+    assert now["refresh_tokens"] == 0  # live
+    assert now["revoked_tokens"] == 1  # the revoked token has expired anyway
+    later = await purge_expired(auth.context.sessions, expires_at + timedelta(days=2))
+    assert later["refresh_tokens"] == 1

@@ -64,6 +64,8 @@ async def test_account_lockout_in_redis_without_enumeration(
             locked = await _attempt(auth, username, "alice-password")
             assert locked == {"error": "invalid_grant", "error_description": THROTTLED}
         assert "access_token" in await _attempt(auth, "bob", "bob-password")
+        ready = (await auth.http.get("/readyz")).json()
+        assert ready["checks"] == {"database": "ok", "redis": "ok"}
         client = aioredis.Redis.from_url(REDIS_URL)
         try:
             keys = [key.decode() async for key in client.scan_iter(match=f"{prefix}*")]

@@ -21,6 +21,7 @@ from codelab_auth.admin import seed_demo
 from codelab_auth.api import admin, authorize, device, discovery, oauth
 from codelab_auth.api.admin import ADMIN_AUDIENCE
 from codelab_auth.context import AuthContext
+from codelab_auth.housekeeping import purge_expired
 from codelab_auth.keys import Keyring
 from codelab_auth.oauth.server import TokenPolicy
 from codelab_auth.passwords import SecretHasher
@@ -80,7 +81,7 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
                 settings.throttle_policy,
             ),
         )
-        yield AuthContext(settings, engine, sessions, keyring, policy)
+        yield AuthContext(settings, engine, sessions, keyring, policy, redis)
     finally:
         if redis is not None:
             await redis.aclose()
@@ -93,7 +94,7 @@ async def _is_revoked(context: AuthContext, jti: str) -> bool:
 
 
 async def _rotate_keys_forever(context: AuthContext) -> None:
-    """The scheduled key rotation: every replica checks; steps are idempotent."""
+    """Scheduled key rotation and purging of expired rows; every replica runs it (idempotent)."""
     settings = context.settings
     while True:
         await asyncio.sleep(settings.key_check_interval)
@@ -102,8 +103,9 @@ async def _rotate_keys_forever(context: AuthContext) -> None:
                 context.sessions, settings.key_encryption_secret, settings.rotation_policy
             ):
                 await context.keyring.reload()
+            await purge_expired(context.sessions)
         except Exception:  # a failed step is retried next round; the service keeps serving
-            log.exception("scheduled key rotation step failed")
+            log.exception("scheduled maintenance step failed")
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
@@ -127,6 +129,13 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
                     await connection.execute(text("SELECT 1"))
 
             app.state.readiness_checks["database"] = database
+            if context.redis is not None:
+                redis = context.redis
+
+                async def redis_ping() -> None:
+                    await redis.ping()
+
+                app.state.readiness_checks["redis"] = redis_ping
             rotation = asyncio.create_task(_rotate_keys_forever(context))
             # The admin API checks tokens with the shared verifier, fed by our own JWKS
             # in-process (no network hop, same rules as every resource server).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,6 +23,7 @@ class AuthContext:
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     policy: TokenPolicy
+    redis: aioredis.Redis | None = None  # failed-login counters, when configured
 
 
 def get_context(request: Request) -> AuthContext:
