@@ -17,6 +17,9 @@ import redis.asyncio as aioredis
 from codelab_llm_proxy.policy import BreakerPolicy
 
 State = Literal["closed", "open", "half_open"]
+# How long a replica trusts a "closed" it read from Redis: two round trips per call would
+# cost more than the call itself on a fast provider; another replica's trip is seen this late.
+_CLOSED_TRUST = 1.0
 
 
 class Breaker:
@@ -28,6 +31,9 @@ class Breaker:
         self.policy = policy
         self._local: dict[str, float] = {}
         self._fails: dict[str, list[float]] = {}
+        self._closed_until: dict[str, float] = {}
+        # Deployments this replica saw fail or half-open: only those need clearing on success.
+        self._dirty: set[str] = set()
 
     def _key(self, deployment: str, part: str) -> str:
         return f"{self._prefix}{deployment}:{part}"
@@ -37,12 +43,19 @@ class Breaker:
             if self._local.get(self._key(deployment, "open"), 0) > time.time():
                 return "open"
             return "half_open" if self._key(deployment, "tripped") in self._local else "closed"
+        if self._closed_until.get(deployment, 0.0) > time.monotonic():
+            return "closed"
         is_open, tripped = await self._redis.mget(
             self._key(deployment, "open"), self._key(deployment, "tripped")
         )
         if is_open:
+            self._dirty.add(deployment)
             return "open"
-        return "half_open" if tripped else "closed"
+        if tripped:
+            self._dirty.add(deployment)
+            return "half_open"
+        self._closed_until[deployment] = time.monotonic() + _CLOSED_TRUST
+        return "closed"
 
     async def allow(self, deployment: str) -> bool:
         """True when closed, or when half-open and this caller won the single probe."""
@@ -65,11 +78,15 @@ class Breaker:
                 self._local.pop(key, None)
             self._fails.pop(deployment, None)
             return
-        await self._redis.delete(*keys)
+        if deployment in self._dirty:
+            self._dirty.discard(deployment)
+            await self._redis.delete(*keys)
 
     async def failure(self, deployment: str) -> bool:
         """Count a failure; True when it (re)opened the circuit."""
         now = time.time()
+        self._dirty.add(deployment)
+        self._closed_until.pop(deployment, None)
         state = await self.state(deployment)
         if state == "half_open":
             await self._trip(deployment)
