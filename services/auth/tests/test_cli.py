@@ -130,3 +130,15 @@ def test_keys_rotate_and_list(cli_env: str, capsys: pytest.CaptureFixture[str]) 
     statuses = {row[0]: row[1] for row in map(str.split, capsys.readouterr().out.splitlines())}
     assert sorted(statuses.values()) == ["active", "expired", "expired"]
     assert main(["keys", "maintain"]) == 0
+
+
+def test_totp_enroll_prints_uri_and_recovery_codes(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["create-user", "tina", "--role", "viewer", "--password", "tina-pw"]) == 0
+    assert main(["totp", "enroll", "tina"]) == 0
+    out = capsys.readouterr().out
+    assert "otpauth://totp/CodeLab:tina?" in out
+    assert len([line for line in out.splitlines() if line.startswith("  ") and "-" in line]) == 10
+    assert main(["totp", "disable", "tina"]) == 0
+    assert main(["totp", "enroll", "nobody"]) == 2

@@ -6,6 +6,7 @@ from codelab_auth.adapters.db import await_in_sync
 from codelab_auth.adapters.models import User
 from codelab_auth.oauth.store import OAuthStore
 from codelab_auth.passwords import SecretHasher
+from codelab_auth.totp import TotpCodec, hash_recovery_code
 
 BAD_CREDENTIALS = "Invalid username or password."  # one message: no user enumeration
 THROTTLED = "Too many failed sign-in attempts; try again later."
@@ -34,3 +35,17 @@ def check_password(
     if not await_in_sync(hasher.verify, user.password_hash, password) or user.disabled:
         return None
     return user
+
+
+def check_second_factor(store: OAuthStore, codec: TotpCodec, user: User, otp: str | None) -> bool:
+    """True when the user has no TOTP, or ``otp`` is a fresh TOTP code or an unused
+    recovery code (each accepted once)."""
+    if user.totp_secret is None:
+        return True
+    otp = (otp or "").strip()
+    if not otp or len(otp) > 64:
+        return False
+    step = codec.matching_step(user.totp_secret, otp, user.totp_last_step)
+    if step is not None:
+        return store.claim_totp_step(user, step)
+    return store.claim_recovery_code(user, hash_recovery_code(otp))

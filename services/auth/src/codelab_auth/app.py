@@ -28,6 +28,7 @@ from codelab_auth.passwords import SecretHasher
 from codelab_auth.rotation import maintain
 from codelab_auth.settings import AuthSettings
 from codelab_auth.throttle import LoginThrottle, MemoryCounters, RedisCounters
+from codelab_auth.totp import TotpCodec
 from codelab_common.app import create_service_app
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
@@ -76,6 +77,7 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
             session_max_age=settings.session_max_age,
             device_code_ttl=settings.device_code_ttl,
             device_poll_interval=settings.device_poll_interval,
+            totp=TotpCodec(settings.key_encryption_secret),
             throttle=LoginThrottle(
                 RedisCounters(redis, settings.redis_prefix) if redis else MemoryCounters(),
                 settings.throttle_policy,

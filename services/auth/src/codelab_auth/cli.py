@@ -20,6 +20,7 @@ from codelab_auth.errors import InvalidAdminInput
 from codelab_auth.oauth.server import GRANT_TYPES
 from codelab_auth.rotation import key_table, maintain, rotate_now
 from codelab_auth.scopes import KNOWN_ROLES
+from codelab_auth.second_factor import disable_totp, enroll_totp
 from codelab_auth.settings import AuthSettings
 from codelab_common.logging import configure_logging
 
@@ -79,6 +80,20 @@ async def _keys(context: AuthContext, args: argparse.Namespace) -> str:
     return f"new signing key {kid}"
 
 
+async def _totp(context: AuthContext, args: argparse.Namespace) -> str:
+    async with context.sessions.begin() as session:
+        if args.action == "disable":
+            await disable_totp(session, args.username)
+            return f"two-factor sign-in disabled for {args.username}"
+        assert context.policy.totp is not None
+        enrollment = await enroll_totp(session, context.policy.totp, args.username)
+    codes = "\n".join(f"  {code}" for code in enrollment.recovery_codes)
+    return (
+        f"Add this to an authenticator app (or show it as a QR code):\n"
+        f"  {enrollment.provisioning_uri}\nRecovery codes (each works once):\n{codes}"
+    )
+
+
 async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
     async with open_context(settings) as context:
         if args.command == "migrate":
@@ -87,6 +102,8 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> str:
             return await _create_user(context, args)
         if args.command == "create-client":
             return await _create_client(context, args)
+        if args.command == "totp":
+            return await _totp(context, args)
         if args.command == "seed-demo":
             await seed_demo(context.sessions, context.policy.hasher)
             return "demo user and codelab-cli client are present"
@@ -111,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also unpublish every older key (compromise: their tokens stop verifying)",
     )
     key_actions.add_parser("maintain", help="run the scheduled rotation step that is due")
+    totp = commands.add_parser("totp", help="a user's TOTP second factor: enroll or disable")
+    totp.add_argument("action", choices=["enroll", "disable"])
+    totp.add_argument("username")
 
     user = commands.add_parser("create-user", help="create or update a user")
     user.add_argument("username")

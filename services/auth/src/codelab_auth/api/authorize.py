@@ -36,7 +36,7 @@ from codelab_auth.tokens import AccessTokenSigner
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-OWN_FIELDS = frozenset({csrf.FIELD, "username", "password", "decision"})
+OWN_FIELDS = frozenset({csrf.FIELD, "username", "password", "otp", "decision"})
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -128,7 +128,11 @@ async def _authorize(
             server.audit("consent", outcome="denied", client_id=client_id)
             return _result(server, oauth_request, None, grant)
         try:
-            user = server.login(submitted.get("username", ""), submitted.get("password", ""))
+            user = server.login(
+                submitted.get("username", ""),
+                submitted.get("password", ""),
+                submitted.get("otp"),
+            )
         except LoginThrottled:
             return Consent(client_name, scope, THROTTLED, status=429)
         if user is None:

@@ -75,7 +75,7 @@ async def device_page(request: Request, context: ContextDep) -> Response:
 @router.post(
     "/device",
     summary="Approve or deny a device",
-    openapi_extra=form_body("csrf_token", "user_code", "username", "password", "decision"),
+    openapi_extra=form_body("csrf_token", "user_code", "username", "password", "otp", "decision"),
 )
 async def device_submit(request: Request, context: ContextDep) -> Response:
     try:
@@ -92,7 +92,9 @@ async def device_submit(request: Request, context: ContextDep) -> Response:
             return 400, {"error": UNKNOWN_CODE}
         shown = _describe(server, code) or {}
         try:
-            user = server.login(fields.get("username", ""), fields.get("password", ""))
+            user = server.login(
+                fields.get("username", ""), fields.get("password", ""), fields.get("otp")
+            )
         except LoginThrottled:
             return 429, {**shown, "error": THROTTLED}
         if user is None:

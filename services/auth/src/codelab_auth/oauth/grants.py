@@ -112,7 +112,8 @@ class PasswordGrant(MintingGrant, grants.ResourceOwnerPasswordCredentialsGrant):
 
     def authenticate_user(self, username: str, password: str) -> User:
         try:
-            user = self.server.login(username, password)
+            # ``otp``: CodeLab's extension for users with a TOTP second factor.
+            user = self.server.login(username, password, self.request.form.get("otp"))
         except LoginThrottled as exc:
             raise InvalidGrantError(THROTTLED) from exc
         if user is None:

@@ -16,7 +16,7 @@ from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
-from codelab_auth.accounts import LoginThrottled, check_password
+from codelab_auth.accounts import LoginThrottled, check_password, check_second_factor
 from codelab_auth.adapters.models import User
 from codelab_auth.audit import audit
 from codelab_auth.oauth.code_grant import AuthorizationCodeGrant, S256CodeChallenge
@@ -35,6 +35,7 @@ from codelab_auth.passwords import SecretHasher
 from codelab_auth.scopes import SUPPORTED_SCOPES
 from codelab_auth.throttle import LoginThrottle
 from codelab_auth.tokens import AccessTokenSigner, new_refresh_token
+from codelab_auth.totp import TotpCodec
 
 GRANT_TYPES = (
     "authorization_code",
@@ -56,6 +57,7 @@ class TokenPolicy:
     throttle: LoginThrottle | None = None
     device_code_ttl: int = 600
     device_poll_interval: int = 5
+    totp: TotpCodec | None = None
 
 
 class RevocationWithFamilies(RevocationEndpoint):  # type: ignore[misc]
@@ -127,7 +129,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         fields.setdefault("ip", self.ip)
         audit(self.session, event, **fields)
 
-    def login(self, username: str, password: str) -> User | None:
+    def login(self, username: str, password: str, otp: str | None = None) -> User | None:
         """Check a password (grant or login page), count failures, audit the outcome.
 
         Raises :class:`LoginThrottled` without checking the password while the account
@@ -140,6 +142,9 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 self.audit("login", outcome="locked", username=username)
                 raise LoginThrottled(wait)
         user = check_password(self.store, self.hasher, username, password)
+        totp = self.policy.totp
+        if user is not None and totp and not check_second_factor(self.store, totp, user, otp):
+            user = None  # same answer as a wrong password; counted the same
         if user is None:
             # The username is audited (an operator needs it); the password never is.
             self.audit("login", outcome="failure", username=username)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from codelab_auth.adapters.models import (
     AuthorizationCode,
     Client,
+    RecoveryCode,
     RefreshToken,
     RevokedToken,
     User,
@@ -142,6 +143,35 @@ class OAuthStore:
             .values(family_id=family_id, access_jti=jti)
             .execution_options(synchronize_session=False)
         )
+
+    def claim_totp_step(self, user: User, step: int) -> bool:
+        """Record ``step`` as used, atomically: False when it (or a later one) was used."""
+        result = self.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def claim_recovery_code(self, user: User, code_hash: str) -> bool:
+        """Use a recovery code once."""
+        result = self.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == code_hash,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
 
     def revoke_jti(self, jti: str, expires_at: datetime, reason: str) -> None:
         """Add an access token id to the revoked list (idempotent)."""
