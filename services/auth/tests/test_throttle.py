@@ -136,3 +136,10 @@ async def test_redis_counters_expire_with_the_window(prefix: str) -> None:
         assert await counters.incr("k", 100) == 1
     finally:
         await client.aclose()
+
+
+async def test_ip_counter_can_be_disabled() -> None:
+    throttle = LoginThrottle(MemoryCounters(), ThrottlePolicy(ip_threshold=0, base=10))
+    for number in range(30):
+        await throttle.failed(f"user{number}", "10.0.0.1")
+    assert await throttle.retry_after("fresh-user", "10.0.0.1") == 0

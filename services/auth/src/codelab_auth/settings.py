@@ -97,7 +97,10 @@ class AuthSettings(ServiceSettings):
         default=5, ge=1, description="Failed logins per account before it is locked out."
     )
     login_ip_threshold: int = Field(
-        default=20, ge=1, description="Failed logins per client address before it is locked out."
+        default=20,
+        ge=0,
+        description="Failed logins per client address before it is locked out; 0 disables the "
+        "per-address counter (do that when the service cannot see real client addresses).",
     )
     login_failure_window: int = Field(
         default=900, gt=0, description="Seconds a failed login counts against account and IP."

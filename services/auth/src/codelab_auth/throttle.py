@@ -96,11 +96,10 @@ class LoginThrottle:
         self._store = store
         self._policy = policy
 
-    @staticmethod
-    def _keys(username: str, ip: str | None) -> list[tuple[str, str]]:
+    def _keys(self, username: str, ip: str | None) -> list[tuple[str, str]]:
         account = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
         keys = [("account", f"auth:fail:user:{account}")]
-        if ip:
+        if ip and self._policy.ip_threshold > 0:
             keys.append(("ip", f"auth:fail:ip:{ip}"))
         return keys
 
