@@ -6,15 +6,20 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from codelab_common.dpop import DpopVerifier, access_token_hash
 from codelab_common.jwt import InsufficientScope, InvalidToken, JwtVerifier, bearer_from_header
 from codelab_testing.tokens import TestIssuer
 
@@ -177,8 +182,6 @@ async def test_wrong_typ_is_rejected(
 
 
 async def test_missing_typ_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
-    from joserfc import jwt
-
     token = jwt.encode({"alg": "RS256", "kid": issuer.kid}, issuer.claims(), issuer.key)
     with pytest.raises(InvalidToken, match="type"):
         await verifier.verify(token)
@@ -203,8 +206,6 @@ async def test_not_yet_valid_tokens_are_rejected(
 
 
 async def test_missing_iss_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
-    from joserfc import jwt
-
     claims = issuer.claims()
     del claims["iss"]
     token = jwt.encode({"alg": "RS256", "kid": issuer.kid, "typ": "at+jwt"}, claims, issuer.key)
@@ -213,8 +214,6 @@ async def test_missing_iss_is_rejected(verifier: JwtVerifier, issuer: TestIssuer
 
 
 async def test_missing_kid_is_rejected(verifier: JwtVerifier, issuer: TestIssuer) -> None:
-    from joserfc import jwt
-
     token = jwt.encode({"alg": "RS256", "typ": "at+jwt"}, issuer.claims(), issuer.key)
     with pytest.raises(InvalidToken, match="key id"):
         await verifier.verify(token)
@@ -242,3 +241,32 @@ async def test_revoked_jti_is_rejected_when_the_server_checks(
         revoked.add(claims.jti)
         with pytest.raises(InvalidToken, match="revoked"):
             await checking.verify(token)
+
+
+async def test_dpop_bound_token_needs_its_proof(verifier: JwtVerifier, issuer: TestIssuer) -> None:
+    key = ECKey.generate_key("P-256")
+    token = issuer.token(cnf={"jkt": key.thumbprint()})
+    with pytest.raises(InvalidToken, match="DPoP-bound"):
+        await verifier.verify(token)  # as a plain bearer token
+
+    def proof(for_token: str, signer: ECKey) -> str:
+        head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": signer.as_dict(private=False)}
+        claims = {
+            "htm": "GET",
+            "htu": "https://gw.example/v1/sessions",
+            "iat": int(time.time()),
+            "jti": uuid.uuid4().hex,
+            "ath": access_token_hash(for_token),
+        }
+        return jwt.encode(head, claims, signer)
+
+    dpop = DpopVerifier()
+    url = "https://gw.example/v1/sessions"
+    claims = await verifier.verify_dpop(token, proof(token, key), method="GET", url=url, dpop=dpop)
+    assert claims.dpop_jkt == key.thumbprint()
+    other = ECKey.generate_key("P-256")
+    with pytest.raises(InvalidToken, match="not bound"):
+        await verifier.verify_dpop(token, proof(token, other), method="GET", url=url, dpop=dpop)
+    unbound = issuer.token()
+    with pytest.raises(InvalidToken, match="not bound"):
+        await verifier.verify_dpop(unbound, proof(unbound, key), method="GET", url=url, dpop=dpop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from pydantic import BaseModel, Field, ValidationError
 
+from codelab_common.dpop import DpopVerifier
 from codelab_common.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALLOWED_ALGORITHMS = ["RS256"]
@@ -57,6 +59,13 @@ class AccessTokenClaims(BaseModel):
     roles: list[str] = Field(default_factory=list)
     client_id: str | None = None
     preferred_username: str | None = None
+    cnf: dict[str, Any] | None = None  # RFC 9449 §6: {"jkt": ...} on DPoP-bound tokens
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The thumbprint of the key this token is bound to, if it is DPoP-bound."""
+        jkt = (self.cnf or {}).get("jkt")
+        return jkt if isinstance(jkt, str) else None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -140,7 +149,27 @@ class JwtVerifier:
             await self._fetch()
 
     async def verify(self, token: str) -> AccessTokenClaims:
-        """Verify signature, algorithm, issuer, audience and lifetime; return the claims."""
+        """Verify a bearer token: signature, algorithm, type, issuer, audience, lifetime.
+
+        A DPoP-bound token (``cnf.jkt``) is refused here: it is only good with its proof
+        (:meth:`verify_dpop`).
+        """
+        claims = await self._verify(token)
+        if claims.dpop_jkt is not None:
+            raise InvalidToken("this token is DPoP-bound: present it with a DPoP proof")
+        return claims
+
+    async def verify_dpop(
+        self, token: str, proof: str, *, method: str, url: str, dpop: DpopVerifier
+    ) -> AccessTokenClaims:
+        """Verify a DPoP-bound token and the request's proof (RFC 9449 §7.1)."""
+        claims = await self._verify(token)
+        jkt = dpop.verify(proof, method=method, url=url, access_token=token)
+        if claims.dpop_jkt is None or not hmac.compare_digest(claims.dpop_jkt, jkt):
+            raise InvalidToken("the token is not bound to the proof's key")
+        return claims
+
+    async def _verify(self, token: str) -> AccessTokenClaims:
         header = _unverified_header(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise InvalidToken("token algorithm is not allowed")

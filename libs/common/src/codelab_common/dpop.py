@@ -1,0 +1,102 @@
+"""DPoP proofs (RFC 9449): sender-constrained tokens, checked by auth and resource servers.
+
+A proof is a JWT signed by the client's own key, carried in the ``DPoP`` header, with
+the public key in its header. It binds one request (``htm``, ``htu``), is fresh
+(``iat``), single-use (``jti``) and, at a resource server, names the access token
+(``ath``). The key's RFC 7638 thumbprint (``jkt``) is what a bound token carries in
+``cnf.jkt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
+
+from codelab_common.errors import Unauthorized
+
+PROOF_ALGORITHMS = ["ES256", "RS256", "EdDSA"]
+_KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
+
+
+class InvalidDpopProof(Unauthorized):
+    """The DPoP proof is missing, malformed, stale, replayed or for another request."""
+
+    code = "invalid_dpop_proof"
+    title = "Invalid DPoP proof"
+
+
+def access_token_hash(token: str) -> str:
+    """``ath``: base64url(SHA-256(access token))."""
+    digest = hashlib.sha256(token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _normalize(url: str) -> str:
+    # RFC 9449 §4.3: compare without query and fragment.
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+
+
+class ReplayCache:
+    """Proof ``jti`` values seen within the acceptance window (bounded, in-process)."""
+
+    def __init__(self, window: float, max_entries: int = 100_000) -> None:
+        self._window = window
+        self._max = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_use(self, jti: str, now: float) -> bool:
+        while self._seen and (
+            next(iter(self._seen.values())) < now - self._window or len(self._seen) > self._max
+        ):
+            self._seen.popitem(last=False)
+        if jti in self._seen:
+            return False
+        self._seen[jti] = now
+        return True
+
+
+class DpopVerifier:
+    """Checks proofs for one server: ``verify`` returns the key thumbprint (``jkt``)."""
+
+    def __init__(self, max_age: float = 60.0, leeway: float = 5.0) -> None:
+        self._max_age = max_age
+        self._leeway = leeway
+        self._replays = ReplayCache(max_age + leeway)
+
+    def verify(self, proof: str, *, method: str, url: str, access_token: str | None = None) -> str:
+        try:
+            header = jws.extract_compact(proof.encode("ascii")).headers()  # unverified: the key
+            if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGORITHMS:
+                raise InvalidDpopProof("a DPoP proof must be typ dpop+jwt with an allowed alg")
+            jwk: dict[str, Any] = header.get("jwk") or {}
+            if jwk.get("kty") not in _KEY_TYPES or any(name in jwk for name in ("d", "p", "q")):
+                raise InvalidDpopProof("the proof must carry a public key")
+            key = JWKRegistry.import_key(jwk)
+            claims = jwt.decode(proof, key, algorithms=PROOF_ALGORITHMS).claims
+        except (JoseError, ValueError, TypeError) as exc:
+            raise InvalidDpopProof("the DPoP proof cannot be verified") from exc
+        now = time.time()
+        if claims.get("htm") != method.upper():
+            raise InvalidDpopProof("the proof is for another HTTP method")
+        if not isinstance(claims.get("htu"), str) or _normalize(claims["htu"]) != _normalize(url):
+            raise InvalidDpopProof("the proof is for another URL")
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or not (
+            now - self._max_age <= iat <= now + self._leeway
+        ):
+            raise InvalidDpopProof("the proof is too old or from the future")
+        if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+            raise InvalidDpopProof("the proof is not for this access token")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or not self._replays.first_use(jti, now):
+            raise InvalidDpopProof("the proof was already used")
+        return str(key.thumbprint())

@@ -1,0 +1,71 @@
+"""DPoP proof verification (RFC 9449)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from codelab_common.dpop import DpopVerifier, InvalidDpopProof, access_token_hash
+
+URL = "https://codelab.example/auth/oauth/token"
+
+
+def proof(key: ECKey, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False), **(header or {})}
+    body = {"htm": "POST", "htu": URL, "iat": int(time.time()), "jti": uuid.uuid4().hex, **claims}
+    return jwt.encode(head, body, key)
+
+
+@pytest.fixture
+def key() -> ECKey:
+    return ECKey.generate_key("P-256")
+
+
+def test_valid_proof_gives_the_key_thumbprint(key: ECKey) -> None:
+    verifier = DpopVerifier()
+    assert verifier.verify(proof(key), method="post", url=URL + "?x=1") == key.thumbprint()
+    token = "an-access-token"
+    bound = proof(key, ath=access_token_hash(token))
+    assert verifier.verify(bound, method="POST", url=URL, access_token=token) == key.thumbprint()
+
+
+@pytest.mark.parametrize(
+    ("header", "claims"),
+    [
+        ({"typ": "JWT"}, {}),
+        ({}, {"htm": "GET"}),
+        ({}, {"htu": "https://evil.example/auth/oauth/token"}),
+        ({}, {"iat": int(time.time()) - 3600}),
+        ({}, {"iat": int(time.time()) + 3600}),
+        ({}, {"jti": ""}),
+    ],
+)
+def test_bad_proofs_are_rejected(
+    key: ECKey, header: dict[str, Any], claims: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidDpopProof):
+        DpopVerifier().verify(proof(key, header, **claims), method="POST", url=URL)
+
+
+def test_replay_wrong_ath_private_key_and_foreign_signature(key: ECKey) -> None:
+    verifier = DpopVerifier()
+    once = proof(key)
+    verifier.verify(once, method="POST", url=URL)
+    with pytest.raises(InvalidDpopProof, match="already used"):
+        verifier.verify(once, method="POST", url=URL)
+    with pytest.raises(InvalidDpopProof, match="access token"):
+        verifier.verify(proof(key, ath="x"), method="POST", url=URL, access_token="t")
+    with pytest.raises(InvalidDpopProof, match="public key"):
+        verifier.verify(proof(key, {"jwk": key.as_dict(private=True)}), method="POST", url=URL)
+    other = ECKey.generate_key("P-256")
+    forged = proof(other, {"jwk": key.as_dict(private=False)})
+    with pytest.raises(InvalidDpopProof):
+        verifier.verify(forged, method="POST", url=URL)
+    for junk in ("", "a.b.c", "not a jwt"):
+        with pytest.raises(InvalidDpopProof):
+            verifier.verify(junk, method="POST", url=URL)
