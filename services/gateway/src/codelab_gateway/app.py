@@ -81,7 +81,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await http.aclose()
             await redis.aclose()
 
-    app = create_service_app(SERVICE, lifespan=lifespan, version=app_version)
+    app = create_service_app(SERVICE, lifespan=lifespan, settings=settings, version=app_version)
     app.include_router(acp.router)
     app.include_router(sessions.router)
     return app
