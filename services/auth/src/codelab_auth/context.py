@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis.asyncio as aioredis
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from codelab_auth.keys import Keyring
 from codelab_auth.oauth.server import TokenPolicy
 from codelab_auth.settings import AuthSettings
+from codelab_common.dpop import DpopVerifier
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class AuthContext:
     keyring: Keyring
     policy: TokenPolicy
     redis: aioredis.Redis | None = None  # failed-login counters, when configured
+    dpop: DpopVerifier = field(default_factory=DpopVerifier)  # proofs at the token endpoint
 
 
 def get_context(request: Request) -> AuthContext:

@@ -54,7 +54,13 @@ class AccessTokenSigner:
         self._key = key
 
     def sign(
-        self, *, subject: Subject, client_id: str, audience: str, scope: str
+        self,
+        *,
+        subject: Subject,
+        client_id: str,
+        audience: str,
+        scope: str,
+        dpop_jkt: str | None = None,
     ) -> IssuedAccessToken:
         """A JWT with header ``{alg, kid, typ: at+jwt}`` and the CodeLab claim set."""
         now = int(time.time())
@@ -71,5 +77,7 @@ class AccessTokenSigner:
         }
         if subject.username is not None:
             claims["preferred_username"] = subject.username
+        if dpop_jkt is not None:  # RFC 9449 §6.1: bound to the client's DPoP key
+            claims["cnf"] = {"jkt": dpop_jkt}
         header = {"alg": ALGORITHM, "kid": self._key.kid, "typ": "at+jwt"}
         return IssuedAccessToken(token=jwt.encode(header, claims, self._key.key), claims=claims)

@@ -119,6 +119,7 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuthorizationCode(Base):

@@ -12,6 +12,7 @@ from codelab_auth.oauth.grants import CONFIDENTIAL_METHODS, TOKEN_AUTH_METHODS
 from codelab_auth.oauth.server import GRANT_TYPES
 from codelab_auth.scopes import SUPPORTED_SCOPES
 from codelab_auth.settings import AuthSettings
+from codelab_common.dpop import PROOF_ALGORITHMS
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
 
@@ -35,6 +36,7 @@ def server_metadata(settings: AuthSettings) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_METHODS),
         "scopes_supported": list(SUPPORTED_SCOPES),
+        "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
     }
 
 

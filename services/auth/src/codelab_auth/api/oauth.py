@@ -21,6 +21,7 @@ from codelab_auth.oauth.transport import (
     to_response,
 )
 from codelab_auth.tokens import AccessTokenSigner
+from codelab_common.dpop import InvalidDpopProof
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
 
@@ -54,6 +55,22 @@ TOKEN_FORM = form_body(
 TOKEN_HINT_FORM = form_body("token", "token_type_hint", *CLIENT, required=("token",))
 
 
+class InvalidDpopProofError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9449 §5: the DPoP proof at the token endpoint is invalid."""
+
+    error = "invalid_dpop_proof"
+
+
+def _dpop_key(context: AuthContext, proof: str) -> str:
+    """The thumbprint of the proof's key; the proof must be for this token endpoint."""
+    try:
+        return context.dpop.verify(
+            proof, method="POST", url=f"{context.settings.issuer}/oauth/token"
+        )
+    except InvalidDpopProof as exc:
+        raise InvalidDpopProofError(exc.detail) from exc
+
+
 async def _run(context: AuthContext, request: Request, endpoint: str) -> Response:
     """Read the form, then run authlib in ``run_sync`` on one session and commit.
 
@@ -64,6 +81,8 @@ async def _run(context: AuthContext, request: Request, endpoint: str) -> Respons
         oauth_request = await read_oauth2_request(request, context.settings.issuer)
         if endpoint == "token" and not oauth_request.payload.grant_type:
             raise InvalidRequestError("Missing 'grant_type' in request.")
+        if endpoint == "token" and (proof := request.headers.get("dpop")) is not None:
+            oauth_request.dpop_jkt = _dpop_key(context, proof)
     except OAuth2Error as error:
         return to_response(error_result(error))
     key = await context.keyring.signing_key()

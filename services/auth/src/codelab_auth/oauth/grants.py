@@ -83,8 +83,13 @@ class MintingGrant(grants.BaseGrant):  # type: ignore[misc]
             subject = Subject(sub=client.get_client_id(), roles=[])
         else:
             subject = Subject(sub=str(user.id), roles=user.roles, username=user.username)
+        jkt = self.request.dpop_jkt
         issued = self.server.signer.sign(
-            subject=subject, client_id=client.get_client_id(), audience=audience, scope=granted
+            subject=subject,
+            client_id=client.get_client_id(),
+            audience=audience,
+            scope=granted,
+            dpop_jkt=jkt,
         )
         self.request.issued_jti = issued.claims["jti"]
         self.server.audit(
@@ -97,7 +102,7 @@ class MintingGrant(grants.BaseGrant):  # type: ignore[misc]
             jti=issued.claims["jti"],
         )
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": "DPoP" if jkt else "Bearer",
             "access_token": issued.token,
             "expires_in": self.server.signer.ttl,
             "scope": granted,
@@ -142,6 +147,9 @@ class RefreshTokenGrant(MintingGrant, grants.RefreshTokenGrant):  # type: ignore
         stored = StoredRefreshToken(row)
         if stored.is_expired():
             raise InvalidGrantError("The refresh token has expired.")
+        # RFC 9449 §5: a refresh token issued with DPoP is usable only with the same key.
+        if row.dpop_jkt is not None and row.dpop_jkt != self.request.dpop_jkt:
+            raise InvalidGrantError("The refresh token is bound to another DPoP key.")
         return stored
 
     def authenticate_user(self, refresh_token: StoredRefreshToken) -> User:

@@ -180,6 +180,7 @@ class CodelabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             ttl=self._refresh_ttl,
             parent=parent.row if parent is not None else None,
             max_age=self.policy.session_max_age,
+            dpop_jkt=request.dpop_jkt,
         )
         request.issued_family = row.family_id
 

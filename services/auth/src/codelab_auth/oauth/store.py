@@ -55,6 +55,7 @@ class OAuthStore:
         ttl: int,
         parent: RefreshToken | None,
         max_age: int | None = None,
+        dpop_jkt: str | None = None,
     ) -> RefreshToken:
         """Store the hash of ``token``: a new family, or the next link of ``parent``'s.
 
@@ -85,6 +86,7 @@ class OAuthStore:
             parent_id=parent.id if parent else None,
             created_at=now,
             expires_at=expires_at,
+            dpop_jkt=dpop_jkt,
         )
         self.session.add(row)
         self.session.flush()

@@ -50,6 +50,8 @@ class FormOAuth2Request(OAuth2Request):  # type: ignore[misc]
         # Filled while minting, read by save_token / the code grant (replay revocation).
         self.issued_jti: str | None = None
         self.issued_family: uuid.UUID | None = None
+        # RFC 9449: thumbprint of the key of a verified DPoP proof sent with the request.
+        self.dpop_jkt: str | None = None
 
     @property
     def form(self) -> dict[str, str]:
