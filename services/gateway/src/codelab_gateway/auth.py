@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codelab_common.dpop import DpopVerifier, InvalidDpopProof
 from codelab_common.errors import ServiceUnavailable
 from codelab_common.jwt import AccessTokenClaims, InvalidToken, JwtVerifier, bearer_from_header
 from codelab_gateway.metrics import GatewayMetrics
@@ -26,6 +27,14 @@ def token_from_request(
     return None
 
 
+def dpop_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: DPoP <token>`` header (RFC 9449 §7.1)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "dpop" or not token.strip():
+        return None
+    return token.strip()
+
+
 def _failure_reason(exc: InvalidToken) -> str:
     return "expired" if "expired" in exc.detail else "invalid"
 
@@ -36,6 +45,26 @@ class Authenticator:
     def __init__(self, verifier: JwtVerifier, metrics: GatewayMetrics) -> None:
         self._verifier = verifier
         self._metrics = metrics
+        self._dpop = DpopVerifier()  # proof jti replay cache: per replica
+
+    async def authenticate_dpop(
+        self, token: str, proof: str | None, *, method: str, url: str, transport: str
+    ) -> AccessTokenClaims:
+        """Claims of a DPoP-bound token presented with a valid proof for this request."""
+        failures = self._metrics.auth_failures
+        if not proof:
+            failures.labels(transport, "invalid").inc()
+            raise InvalidToken("a DPoP token needs a DPoP proof header")
+        try:
+            return await self._verifier.verify_dpop(
+                token, proof, method=method, url=url, dpop=self._dpop
+            )
+        except InvalidDpopProof as exc:
+            failures.labels(transport, "invalid").inc()
+            raise InvalidToken(exc.detail) from exc
+        except InvalidToken as exc:
+            failures.labels(transport, _failure_reason(exc)).inc()
+            raise
 
     async def authenticate(self, token: str | None, *, transport: str) -> AccessTokenClaims:
         """Claims of a valid token; :class:`InvalidToken` (401) or ``ServiceUnavailable``."""

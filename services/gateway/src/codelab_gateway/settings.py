@@ -21,6 +21,11 @@ class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
         default="codelab-gateway",
         description="The `aud` accepted tokens must carry.",
     )
+    public_url: str = Field(
+        default="http://localhost:8080",
+        description="Base URL clients use to reach the gateway (through nginx); DPoP proofs "
+        "must name it (htu).",
+    )
     allow_query_token: bool = Field(
         default=True,
         description="Accept ?access_token= on the /acp upgrade (for clients that cannot set "

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from codelab_common.jwt import AccessTokenClaims
-from codelab_gateway.auth import token_from_request
+from codelab_gateway.auth import dpop_token, token_from_request
 from codelab_gateway.state import GatewayState
 
 
@@ -20,9 +20,21 @@ State = Annotated[GatewayState, Depends(get_state)]
 
 
 async def get_claims(
-    state: State, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    state: State,
+    authorization: Annotated[str | None, Header()] = None,
+    dpop: Annotated[str | None, Header()] = None,
 ) -> AccessTokenClaims:
-    """The caller's verified claims; 401 problem+json without a valid bearer token."""
+    """The caller's verified claims; 401 problem+json without a valid token.
+
+    ``Authorization: Bearer`` as before; ``Authorization: DPoP`` with a ``DPoP`` proof for
+    this method and public URL (RFC 9449) for sender-constrained tokens.
+    """
+    if (bound := dpop_token(authorization)) is not None:
+        url = f"{state.settings.public_url.rstrip('/')}{request.url.path}"
+        return await state.authenticator.authenticate_dpop(
+            bound, dpop, method=request.method, url=url, transport="sse"
+        )
     token = token_from_request(authorization, None, allow_query=False)
     return await state.authenticator.authenticate(token, transport="sse")
 
