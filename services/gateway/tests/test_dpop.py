@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from websockets.exceptions import InvalidStatus
 
 from codelab_common.dpop import access_token_hash
 from codelab_testing.tokens import TestIssuer
@@ -57,3 +61,27 @@ async def test_dpop_bound_token_with_and_without_its_proof(
         plain = issuer.token()
         bearer = await http.get(path, headers={"Authorization": f"Bearer {plain}"})
         assert bearer.status_code == 404
+
+
+async def test_acp_upgrade_with_a_dpop_bound_token(gateway: str, issuer: TestIssuer) -> None:
+    key = ECKey.generate_key("P-256")
+    token = issuer.token(cnf={"jkt": key.thumbprint()})
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof(key, token, "/acp")}
+    async with websockets.connect(f"ws://{gateway}/acp", additional_headers=headers) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {"protocolVersion": 1},
+                }
+            )
+        )
+        answer = json.loads(await ws.recv())
+        assert answer["id"] == 1
+    bearer = {"Authorization": f"Bearer {token}"}
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(f"ws://{gateway}/acp", additional_headers=bearer):
+            pass
+    assert refused.value.response.status_code == 401

@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket
 from codelab_common.app import problem_response
 from codelab_common.errors import CodelabError
 from codelab_common.protocol import CloseCode
-from codelab_gateway.auth import token_from_request
+from codelab_gateway.auth import dpop_token, token_from_request
 from codelab_gateway.connection import AcpConnection
 from codelab_gateway.dispatch import AcpDispatcher
 from codelab_gateway.state import GatewayState
@@ -50,16 +50,27 @@ async def _receive_loop(
 
 @router.websocket("/acp")
 async def acp_socket(websocket: WebSocket) -> None:
-    """One ACP client. Token from ``Authorization: Bearer`` or ``?access_token=``."""
+    """One ACP client. Token from ``Authorization: Bearer`` or ``?access_token=``, or
+    ``Authorization: DPoP`` with a proof for ``GET {public_url}/acp`` (the http(s) form)."""
     state: GatewayState = websocket.app.state.gateway
     settings = state.settings
+    authorization = websocket.headers.get("authorization")
     token = token_from_request(
-        websocket.headers.get("authorization"),
+        authorization,
         websocket.query_params.get("access_token"),
         allow_query=settings.allow_query_token,
     )
     try:
-        claims = await state.authenticator.authenticate(token, transport="acp")
+        if (bound := dpop_token(authorization)) is not None:
+            claims = await state.authenticator.authenticate_dpop(
+                bound,
+                websocket.headers.get("dpop"),
+                method="GET",
+                url=f"{settings.public_url.rstrip('/')}{websocket.url.path}",
+                transport="acp",
+            )
+        else:
+            claims = await state.authenticator.authenticate(token, transport="acp")
     except CodelabError as exc:
         await _deny(websocket, exc)
         return
