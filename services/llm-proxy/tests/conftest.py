@@ -158,7 +158,8 @@ def serve_proxy(
         jwks_url=f"{jwks_server.url}/.well-known/jwks.json",
         issuer=issuer.issuer,
         request_timeout=5.0,
-        **{"data_dir": path.parent, **settings},
+        # The ledger (a migration per start) only where a test reads it.
+        **{"data_dir": path.parent, "ledger_enabled": False, **settings},
     )
     app = create_app(configured)
     with ServerThread(app, lifespan="on") as server:

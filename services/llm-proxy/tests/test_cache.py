@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
+import redis
 
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
@@ -15,25 +16,26 @@ from codelab_testing.tokens import TestIssuer
 from .conftest import REDIS_URL, RunningProxy, chat, deployment, serve_proxy, sse_events
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "litellm-path"])
+@pytest.fixture(scope="module", params=[True, False], ids=["fast-path", "litellm-path"])
 def cached_proxy(
     request: pytest.FixtureRequest,
     issuer: TestIssuer,
     jwks_server: ServerThread,
     provider: FakeProvider,
-    tmp_path: Path,
-    redis_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningProxy]:
+    """One proxy per path for the module; each test uses its own script, so its own keys."""
+    prefix = f"test:{uuid4().hex}:"
     document = {"model_list": [deployment("coder", provider.base_url, fast=request.param)]}
-    with serve_proxy(
-        issuer,
-        jwks_server,
-        tmp_path / "m.yaml",
-        document,
-        redis_url=REDIS_URL,
-        redis_prefix=redis_prefix,
-    ) as proxy:
+    path = tmp_path_factory.mktemp("cache") / "m.yaml"
+    settings = {"redis_url": REDIS_URL, "redis_prefix": prefix}
+    with serve_proxy(issuer, jwks_server, path, document, **settings) as proxy:
         yield proxy
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def test_deterministic_request_is_served_from_cache(

@@ -19,7 +19,7 @@ async def test_saturated_proxy_sheds_load_with_503_and_retry_after(
 ) -> None:
     document = {"model_list": [deployment("coder", provider.base_url)]}
     with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, max_in_flight=2) as proxy:
-        provider.set_script("slow", [Reply(content="late", delay_per_chunk=0.5)] * 4)
+        provider.set_script("slow", [Reply(content="late", delay_per_chunk=0.3)] * 4)
         body = {"model": "coder", "messages": [{"role": "user", "content": "[[script:slow]]"}]}
         async with httpx.AsyncClient(headers=proxy.headers(), timeout=10) as http:
             url = f"{proxy.base_url}/chat/completions"

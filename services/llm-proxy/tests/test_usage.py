@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from codelab_llm_proxy.adapters.litellm_router import cost_usd
+from codelab_llm_proxy.adapters.cost_map import cost_usd
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.mesh_fixture import create_database, drop_database
 from codelab_testing.tokens import TestIssuer
@@ -29,7 +29,9 @@ def ledger_proxy(
     issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
 ) -> Iterator[RunningProxy]:
     document = {"model_list": [deployment("coder", provider.base_url, price=PRICE)]}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with serve_proxy(
+        issuer, jwks_server, tmp_path / "m.yaml", document, ledger_enabled=True
+    ) as proxy:
         yield proxy
 
 
@@ -121,9 +123,10 @@ def test_ledger_on_postgresql_from_two_replicas(
     url = create_database(name)
     try:
         document = {"model_list": [deployment("coder", provider.base_url)]}
+        ledger = {"database_url": url, "ledger_enabled": True}
         with (
-            serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, database_url=url) as a,
-            serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, database_url=url) as b,
+            serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, **ledger) as a,
+            serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, **ledger) as b,
         ):
             chat(a, "pg", headers={"X-Codelab-Session": "s"})
             chat(b, "pg", headers={"X-Codelab-Session": "s"})

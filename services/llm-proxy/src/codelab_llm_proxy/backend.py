@@ -40,11 +40,18 @@ class LlmBackend:
             timeout=self.limits.attempt_timeout, max_connections=settings.max_connections
         )
         self.lite = LitellmPath(timeout=self.limits.attempt_timeout)
+        self._warm_litellm(config)
         self.breaker = Breaker(redis, settings.redis_prefix, config.router.breaker)
         self.engine = Engine(config, self.breaker, Health(), self.limits)
 
+    def _warm_litellm(self, config: ProxyConfig) -> None:
+        # Import now rather than stall the event loop on the first litellm-path call.
+        if any(not d.uses_fast_path for d in config.model_list):
+            self.lite.warm()
+
     def apply(self, config: ProxyConfig) -> None:
         """Serve ``config`` from now on; calls in flight finish on the deployment they have."""
+        self._warm_litellm(config)
         self.config = config
         self.limits = limits_for(config, self._settings)
         self.engine.config, self.engine.limits = config, self.limits
@@ -71,6 +78,8 @@ class LlmBackend:
 
     async def embed(self, model: str, params: dict[str, Any]) -> Routed[dict[str, Any]]:
         async def call(deployment: Deployment, budget: float) -> dict[str, Any]:
+            if deployment.uses_fast_path:
+                return await self.fast.embed(deployment, params)
             return await self.lite.embed(deployment, params)
 
         return await self.engine.run(model, call)

@@ -65,18 +65,26 @@ class FastPath:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _request(self, deployment: Deployment, params: dict[str, Any]) -> httpx.Request:
+    def _request(
+        self, deployment: Deployment, params: dict[str, Any], path: str = "/chat/completions"
+    ) -> httpx.Request:
         resolved = deployment.resolved_params()
         headers = {"content-type": "application/json"}
         if resolved.get("api_key"):
             headers["authorization"] = f"Bearer {resolved['api_key']}"
         body = {**params, "model": deployment.upstream_model}
-        url = str(resolved["api_base"]).rstrip("/") + "/chat/completions"
+        url = str(resolved["api_base"]).rstrip("/") + path
         return self._http.build_request("POST", url, json=body, headers=headers)
 
     async def complete(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._json(self._request(deployment, {**params, "stream": False}), deployment)
+
+    async def embed(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._json(self._request(deployment, params, "/embeddings"), deployment)
+
+    async def _json(self, request: httpx.Request, deployment: Deployment) -> dict[str, Any]:
         try:
-            response = await self._http.send(self._request(deployment, {**params, "stream": False}))
+            response = await self._http.send(request)
         except httpx.HTTPError as exc:
             raise transport_error(exc, deployment.model_name) from exc
         if response.status_code >= 400:

@@ -8,8 +8,10 @@ repeat our routing and costs several ms of CPU per call.
 
 from __future__ import annotations
 
-import functools
+import importlib
+import json
 import os
+import sys
 
 # litellm fetches its model cost map over the network at import unless told to use the
 # copy it ships; this process has no business reaching the internet at import time. It is
@@ -18,16 +20,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
-
-import litellm
-from litellm.exceptions import (
-    APIConnectionError,
-    BadRequestError,
-    RateLimitError,
-    ServiceUnavailableError,
-    Timeout,
-)
 
 from codelab_common.errors import CodelabError
 from codelab_common.logging import redact
@@ -42,14 +36,22 @@ from codelab_llm_proxy.errors import (
 )
 from codelab_llm_proxy.streams import Frame, FrameStream, frame_from_chunk
 
-# Most specific first: Timeout is also an APIConnectionError.
-_TRANSLATIONS: list[tuple[type[Exception], type[CodelabError]]] = [
-    (Timeout, ProviderTimeout),
-    (RateLimitError, ProviderRateLimited),
-    (BadRequestError, ProviderRejected),
-    (ServiceUnavailableError, ProviderUnavailable),
-    (APIConnectionError, ProviderUnavailable),
+# litellm's exception names, most specific first: Timeout is also an APIConnectionError.
+_TRANSLATIONS: list[tuple[str, type[CodelabError]]] = [
+    ("Timeout", ProviderTimeout),
+    ("RateLimitError", ProviderRateLimited),
+    ("BadRequestError", ProviderRejected),
+    ("ServiceUnavailableError", ProviderUnavailable),
+    ("APIConnectionError", ProviderUnavailable),
 ]
+
+
+def load_litellm() -> ModuleType:
+    """litellm, imported on first need: ~200 MB and seconds of CPU a fast-path-only proxy
+    never pays. The backend calls this at startup when a deployment needs it."""
+    return importlib.import_module("litellm")
+
+
 # Router-only keys of litellm_params that a bare completion call must not forward.
 _ROUTER_KEYS = {"rpm", "tpm", "order", "weight", "max_parallel_requests"}
 
@@ -59,8 +61,10 @@ def translate_error(exc: Exception, model: str) -> CodelabError:
     if isinstance(exc, CodelabError):
         return exc
     detail = str(getattr(exc, "message", "") or exc).splitlines()[0] if str(exc) else ""
-    for source, target in _TRANSLATIONS:
-        if isinstance(exc, source):
+    exceptions = sys.modules.get("litellm.exceptions")
+    for name, target in _TRANSLATIONS:
+        source = getattr(exceptions, name, None)
+        if isinstance(source, type) and isinstance(exc, source):
             return target(redact(f"model '{model}': {detail}"))
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 500:
@@ -80,11 +84,22 @@ class LitellmPath:
 
     def __init__(self, *, timeout: float) -> None:
         self._timeout = timeout
+        self._litellm: ModuleType | None = None
+
+    def warm(self) -> None:
+        """Import litellm now (startup), not on the first call (which would stall the loop)."""
+        _ = self.litellm
+
+    @property
+    def litellm(self) -> ModuleType:
+        if self._litellm is None:
+            self._litellm = load_litellm()
+        return self._litellm
 
     async def complete(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
         call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": False}
         try:
-            response = await litellm.acompletion(**call)
+            response = await self.litellm.acompletion(**call)
         except Exception as exc:
             raise translate_error(exc, deployment.model_name) from exc
         body: dict[str, Any] = response.model_dump(exclude_none=True, warnings=False)
@@ -94,7 +109,7 @@ class LitellmPath:
         """Start a stream and wait for its first chunk, so early failures can fail over."""
         call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": True}
         try:
-            stream = await litellm.acompletion(**call)
+            stream = await self.litellm.acompletion(**call)
             iterator = aiter(stream)
             first = await anext(iterator)
         except Exception as exc:
@@ -103,7 +118,7 @@ class LitellmPath:
 
     async def embed(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await litellm.aembedding(**_call_params(deployment, params))
+            response = await self.litellm.aembedding(**_call_params(deployment, params))
         except Exception as exc:
             raise translate_error(exc, deployment.model_name) from exc
         # base64 embeddings are strings where litellm's model expects floats: not an error.
@@ -145,28 +160,11 @@ class ChunkStream(FrameStream):
 
 def count_prompt_tokens(model: str, messages: list[dict[str, Any]]) -> int:
     """Prompt tokens by litellm's tokenizer map (for usage when a stream dies before its end)."""
+    litellm = sys.modules.get("litellm")
+    if litellm is None:
+        # Not loaded (fast path only): ~4 characters per token, rather than a blocking import.
+        return len(json.dumps(messages)) // 4
     try:
         return int(litellm.token_counter(model=model, messages=messages))
     except Exception:
-        return 0
-
-
-@functools.lru_cache(maxsize=1024)
-def _rates(model: str) -> tuple[float, float]:
-    """USD per prompt and completion token from litellm's cost map; (0, 0) when unpriced.
-
-    Looked up once per model: ``litellm.cost_per_token`` resolves the provider on every
-    call (and raises for unknown models), which costs more than the rest of a fast-path call.
-    """
-    cost_map: dict[str, Any] = litellm.model_cost
-    info = cost_map.get(model) or cost_map.get(model.split("/", 1)[-1]) or {}
-    return (
-        float(info.get("input_cost_per_token") or 0.0),
-        float(info.get("output_cost_per_token") or 0.0),
-    )
-
-
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    """USD for the tokens by litellm's cost map; 0 for models it does not price."""
-    prompt, completion = _rates(model)
-    return prompt_tokens * prompt + completion_tokens * completion
+        return len(json.dumps(messages)) // 4

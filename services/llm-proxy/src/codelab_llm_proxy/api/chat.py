@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
 from codelab_llm_proxy.accounting import Accountant
-from codelab_llm_proxy.adapters.litellm_router import cost_usd
+from codelab_llm_proxy.adapters.cost_map import cost_usd
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
 from codelab_llm_proxy.routing.engine import Routed
