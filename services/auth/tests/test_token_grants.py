@@ -293,3 +293,22 @@ async def test_reuse_revocation_is_audited(auth: Any) -> None:
     assert [event.outcome for event in events] == ["reuse"]
     assert events[0].subject is not None
     assert first["refresh_token"] not in str(events[0].detail)
+
+
+async def test_rotated_client_secret_is_refused_despite_the_verification_cache(auth: Any) -> None:
+    form = {"grant_type": "client_credentials"}
+    for _ in range(2):  # the second request is served from the verified-secret cache
+        assert (await auth.token(auth=RUNTIME, **form)).status_code == 200
+    rotated = ClientSpec(
+        client_id="codelab-runtime",
+        scopes=("llm:invoke",),
+        audience="codelab-llm-proxy",
+        grant_types=("client_credentials",),
+        secret="a-new-runtime-secret",
+    )
+    await auth.add_client(rotated)
+    assert_oauth_error(await auth.token(auth=RUNTIME, **form), 401, "invalid_client")
+    fresh = await auth.token(auth=("codelab-runtime", "a-new-runtime-secret"), **form)
+    assert fresh.status_code == 200
+    wrong = await auth.token(auth=("codelab-runtime", "not-the-secret"), **form)
+    assert_oauth_error(wrong, 401, "invalid_client")

@@ -82,10 +82,17 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return redirect_uri_matches(redirect_uri, self.row.redirect_uris, native=self.is_public)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        if self.row.secret_hash is None:
+        stored = self.row.secret_hash
+        if stored is None:
             return False
+        recent = self._hasher.verified_client_secrets
+        if recent.known(self.row.client_id, stored, client_secret):
+            return True
         # argon2 runs in a worker thread so the event loop keeps serving meanwhile.
-        return await_in_sync(self._hasher.verify, self.row.secret_hash, client_secret)
+        if not await_in_sync(self._hasher.verify, stored, client_secret):
+            return False
+        recent.remember(self.row.client_id, stored, client_secret)
+        return True
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         allowed = PUBLIC_AUTH_METHODS if self.is_public else CONFIDENTIAL_AUTH_METHODS
