@@ -23,6 +23,8 @@ def _uvicorn(module: str, host: str, port: int) -> list[str]:
         sys.executable, "-m", "uvicorn", f"{module}:create_app", "--factory",
         "--host", host, "--port", str(port), "--no-access-log", "--log-level", "warning",
         "--timeout-graceful-shutdown", "5",
+        # nginx on loopback sets X-Forwarded-For: auth's per-address login throttle needs it.
+        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
     ]  # fmt: skip
 
 
