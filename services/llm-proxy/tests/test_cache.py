@@ -116,3 +116,25 @@ def test_stream_is_cached_and_replayed_as_a_stream(
         assert text == "streamed then replayed"
     assert any(json.loads(e).get("usage") for e in sse_events(replay)[:-1])
     assert len(provider.requests("s")) == 1
+
+
+def test_admins_see_statistics_and_invalidate_by_namespace_and_model(
+    cached_proxy: RunningProxy, provider: FakeProvider
+) -> None:
+    provider.set_script("inv", [Reply.text("v1"), Reply.text("v2")])
+    chat(cached_proxy, "inv", temperature=0)
+    admin = cached_proxy.headers(sub="ops", scope="llm:invoke llm:admin")
+    url = f"{cached_proxy.base_url}/cache"
+    refused = httpx.delete(url, headers=cached_proxy.headers())
+    stats = httpx.get(f"{url}/stats", params={"namespace": "codelab-runtime"}, headers=admin)
+    other_model = httpx.delete(url, params={"model": "nobody"}, headers=admin)
+    dropped = httpx.delete(
+        url, params={"namespace": "codelab-runtime", "model": "coder"}, headers=admin
+    )
+    after = chat(cached_proxy, "inv", temperature=0)
+    assert refused.status_code == 403
+    assert stats.json()["entries"] >= 1
+    assert other_model.json() == {"deleted": 0}
+    assert dropped.json()["deleted"] >= 1
+    assert after.headers["x-codelab-cache"] == "miss"
+    assert after.json()["choices"][0]["message"]["content"] == "v2"

@@ -17,7 +17,7 @@ from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
 from codelab_common.redis import create_redis
 from codelab_llm_proxy.accounting import Accountant
-from codelab_llm_proxy.api import chat, models, usage
+from codelab_llm_proxy.api import cache_admin, chat, models, usage
 from codelab_llm_proxy.api.openai_errors import install_openai_error_handlers
 from codelab_llm_proxy.api.shedding import LoadShedder
 from codelab_llm_proxy.backend import LlmBackend
@@ -116,6 +116,7 @@ def create_app(settings: LlmProxySettings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(models.router)
     app.include_router(usage.router)
+    app.include_router(cache_admin.router)
     install_openai_error_handlers(app)
     app.add_middleware(LoadShedder, limit=settings.max_in_flight)
     return app

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from codelab_llm_proxy.streams import Frame, frame_from_event
 
+_GLOB = re.compile(r"([*?\[\]\\])")
 # Fields that change how the answer is delivered, not what it is.
 _DELIVERY = {"stream", "stream_options", "user", "cache"}
 
@@ -24,7 +26,8 @@ def cache_key(model: str, params: dict[str, Any]) -> str:
     canonical = json.dumps(
         {"model": model, **relevant}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # The model leads so entries can be invalidated per model (see ExactCache.invalidate).
+    return f"{model}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def is_cacheable(params: dict[str, Any], explicit: bool | None) -> bool:
@@ -65,3 +68,30 @@ class ExactCache:
     async def put_frames(self, namespace: str, key: str, frames: list[Frame]) -> None:
         events = [f.data.decode().rstrip("\n") for f in frames if not f.done]
         await self._redis.set(self._key(namespace, key, True), json.dumps(events), px=self._ttl_ms)
+
+    def _pattern(self, namespace: str | None, model: str | None, key: str | None) -> str:
+        def part(value: str | None) -> str:
+            return _GLOB.sub(r"\\\1", value) if value is not None else "*"
+
+        tail = part(key) if key is not None else f"{part(model)}:*"
+        return f"{self._prefix}{part(namespace)}:*:{tail}"
+
+    async def invalidate(
+        self, namespace: str | None = None, model: str | None = None, key: str | None = None
+    ) -> int:
+        """Drop the entries matching every given filter; the number dropped."""
+        deleted = 0
+        batch: list[bytes] = []
+        async for found in self._redis.scan_iter(match=self._pattern(namespace, model, key)):
+            batch.append(found)
+            if len(batch) >= 500:
+                deleted += int(await self._redis.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(await self._redis.unlink(*batch))
+        return deleted
+
+    async def count(self, namespace: str | None = None, model: str | None = None) -> int:
+        return sum(
+            [1 async for _ in self._redis.scan_iter(match=self._pattern(namespace, model, None))]
+        )
