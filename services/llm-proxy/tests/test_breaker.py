@@ -49,6 +49,7 @@ def test_open_circuit_skips_the_deployment_and_serves_degraded(
     # The open circuit kept the third request away from the failing deployment.
     assert len(provider.requests("b")) == 2
     assert 'codelab_llm_fallbacks_total{model="coder",served_by="coder-cheap"} 1.0' in exposition
+    assert 'codelab_llm_breaker_open{deployment="primary"} 1.0' in exposition
 
 
 def test_half_open_probe_closes_the_circuit(
@@ -66,6 +67,8 @@ def test_half_open_probe_closes_the_circuit(
         time.sleep(0.4)
         probe = chat(proxy, "p")
         after = chat(proxy, "p")
+        exposition = httpx.get(f"{proxy.server.url}/metrics").text
+    assert 'codelab_llm_breaker_open{deployment="primary"} 0.0' in exposition
     assert probe.json()["choices"][0]["message"]["content"] == "healed"
     assert "x-codelab-degraded" not in probe.headers
     assert after.status_code == 200

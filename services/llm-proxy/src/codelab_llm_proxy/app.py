@@ -42,6 +42,7 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         llm = LlmBackend(config, settings, redis)
         metrics: LlmMetrics = app.state.llm_metrics
         llm.engine.on_fallback = lambda model, served: metrics.fallbacks.labels(model, served).inc()
+        llm.breaker.on_change = lambda dep, opened: metrics.breaker_open.labels(dep).set(opened)
         ledger = (
             UsageLedger(create_engine(settings.database_url)) if settings.ledger_enabled else None
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 _TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
@@ -40,6 +40,12 @@ class LlmMetrics:
             "codelab_llm_cost_usd",
             "Cost of model calls in USD (litellm's cost map or the deployment's price)",
             ["model"],
+            registry=registry,
+        )
+        self.breaker_open = Gauge(
+            "codelab_llm_breaker_open",
+            "1 while this replica knows a deployment's circuit as open or half-open, else 0",
+            ["deployment"],
             registry=registry,
         )
         self.latency = Histogram(

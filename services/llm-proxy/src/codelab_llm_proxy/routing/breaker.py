@@ -9,6 +9,7 @@ cooldown), ``tripped`` (set until a success), ``probe`` (the one half-open attem
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 from uuid import uuid4
 
@@ -34,6 +35,8 @@ class Breaker:
         self._closed_until: dict[str, float] = {}
         # Deployments this replica saw fail or half-open: only those need clearing on success.
         self._dirty: set[str] = set()
+        # (deployment, opened?) for the breaker-state metric; set by the app.
+        self.on_change: Callable[[str, bool], None] = lambda deployment, opened: None
 
     def _key(self, deployment: str, part: str) -> str:
         return f"{self._prefix}{deployment}:{part}"
@@ -74,6 +77,8 @@ class Breaker:
     async def success(self, deployment: str) -> None:
         keys = [self._key(deployment, p) for p in ("tripped", "probe", "fails")]
         if self._redis is None:
+            if self._key(deployment, "tripped") in self._local:
+                self.on_change(deployment, False)
             for key in keys:
                 self._local.pop(key, None)
             self._fails.pop(deployment, None)
@@ -81,6 +86,7 @@ class Breaker:
         if deployment in self._dirty:
             self._dirty.discard(deployment)
             await self._redis.delete(*keys)
+            self.on_change(deployment, False)
 
     async def failure(self, deployment: str) -> bool:
         """Count a failure; True when it (re)opened the circuit."""
@@ -110,6 +116,7 @@ class Breaker:
         return False
 
     async def _trip(self, deployment: str) -> None:
+        self.on_change(deployment, True)
         cooldown_ms = int(self.policy.cooldown * 1000)
         if self._redis is None:
             self._local[self._key(deployment, "open")] = time.time() + self.policy.cooldown
