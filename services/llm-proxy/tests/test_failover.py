@@ -177,3 +177,32 @@ def test_total_deadline_bounds_every_attempt(
         elapsed = time.monotonic() - started
     assert response.status_code == 504
     assert elapsed < 1.2
+
+
+@PATHS
+def test_prompt_too_long_goes_to_the_larger_context_model(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = {
+        "model_list": [
+            deployment("coder", provider.base_url, fast=fast),
+            deployment("coder-long", backup.base_url, fast=fast),
+        ],
+        "router": {"context_fallbacks": {"coder": "coder-long"}},
+    }
+    too_long = "This model's maximum context length is 4096 tokens; your messages were 9000"
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("ctx", [Reply.error(400, too_long), Reply.error(400, "bad tool")])
+        backup.set_script("ctx", [Reply.text("read it all")])
+        rescued = chat(proxy, "ctx")
+        other_400 = chat(proxy, "ctx")
+    assert rescued.status_code == 200
+    assert rescued.headers["x-codelab-served-by"] == "coder-long"
+    assert rescued.json()["choices"][0]["message"]["content"] == "read it all"
+    assert other_400.status_code == 400
+    assert len(backup.requests("ctx")) == 1

@@ -119,10 +119,16 @@ class ProxyConfig(BaseModel):
             unknown = [m for m in [model, *chain] if m not in names]
             if unknown:
                 raise ValueError(f"router.fallbacks names unknown models: {unknown}")
-        degraded = [*self.router.degraded, *self.router.degraded.values()]
+        context = self.router.context_fallbacks
+        degraded = [
+            *self.router.degraded,
+            *self.router.degraded.values(),
+            *context,
+            *context.values(),
+        ]
         unknown = [m for m in degraded if m not in names]
         if unknown:
-            raise ValueError(f"router.degraded names unknown models: {unknown}")
+            raise ValueError(f"router.degraded/context_fallbacks name unknown models: {unknown}")
         ids = [d.id for d in self.model_list]
         if len(set(ids)) != len(ids):
             raise ValueError("deployment ids (model_info.id) must be unique")

@@ -98,6 +98,15 @@ class BudgetExceeded(TooManyRequests):
     title = "Budget exceeded"
 
 
+_CONTEXT_WORDS = ("context length", "context_length", "context window", "too many tokens")
+
+
+def is_context_overflow(error: CodelabError) -> bool:
+    """The provider refused the prompt as longer than the model's context window."""
+    text = (error.detail or "").lower()
+    return isinstance(error, ProviderRejected) and any(w in text for w in _CONTEXT_WORDS)
+
+
 def is_retryable(error: CodelabError) -> bool:
     """Timeouts, 429, 5xx and connection failures; never a request the provider refused."""
     return isinstance(

@@ -5,6 +5,7 @@ Example::
     router:
       fallbacks: {coder: [coder-cheap]}   # tried in order once coder's pool has failed
       degraded: {coder: coder-cheap}      # served (and flagged) when every coder breaker is open
+      context_fallbacks: {coder: coder-long}   # when the provider says the prompt is too long
       retries: 1                          # extra attempts per deployment, retryable errors only
       backoff_base: 0.05                  # seconds; full-jitter exponential back-off
       attempt_timeout: 30                 # per attempt (time to the first chunk when streaming)
@@ -38,6 +39,8 @@ class RouterPolicy(BaseModel):
 
     fallbacks: dict[str, list[str]] = Field(default_factory=dict)
     degraded: dict[str, str] = Field(default_factory=dict)
+    # A request too long for a model goes to this larger-context model instead of failing.
+    context_fallbacks: dict[str, str] = Field(default_factory=dict)
     # None: take the service setting (num_retries, request_timeout) so old configs keep working.
     retries: int | None = Field(default=None, ge=0)
     backoff_base: float = Field(default=0.05, ge=0)

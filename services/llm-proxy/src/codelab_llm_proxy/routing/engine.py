@@ -19,9 +19,11 @@ from typing import Generic, TypeVar
 from codelab_common.errors import CodelabError
 from codelab_llm_proxy.config import Deployment, ProxyConfig
 from codelab_llm_proxy.errors import (
+    ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    is_context_overflow,
     is_retryable,
 )
 from codelab_llm_proxy.routing.breaker import Breaker
@@ -69,6 +71,17 @@ class Engine:
         return random.uniform(0, ceiling)
 
     async def run(self, model: str, call: Attempt[T]) -> Routed[T]:
+        try:
+            return await self._run(model, call)
+        except ProviderRejected as exc:
+            larger = self.config.router.context_fallbacks.get(model)
+            if larger is None or not is_context_overflow(exc):
+                raise
+            routed = await self._run(larger, call)
+            self.on_fallback(model, larger)
+            return routed
+
+    async def _run(self, model: str, call: Attempt[T]) -> Routed[T]:
         deadline = time.monotonic() + self.limits.total_timeout
         state = _State()
         for name in self.config.router.chain(model):
