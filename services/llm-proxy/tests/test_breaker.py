@@ -112,3 +112,29 @@ def test_breaker_state_is_shared_by_replicas_through_redis(
         response = chat(two, "x")
     assert response.headers["x-codelab-degraded"] == "true"
     assert len(provider.requests("x")) == 2
+
+
+def test_cache_serves_flagged_when_every_deployment_is_open(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    tmp_path: Path,
+    redis_prefix: str,
+) -> None:
+    document = {
+        "model_list": [deployment("coder", provider.base_url)],
+        "router": {"retries": 0, "breaker": {"failures": 1, "cooldown": 30}},
+    }
+    settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+    refetch = {"Cache-Control": "no-cache"}
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+        provider.set_script("dc", [Reply.text("remembered"), Reply.error(500)])
+        assert chat(proxy, "dc", temperature=0).status_code == 200
+        assert chat(proxy, "dc", temperature=0, headers=refetch).status_code == 502
+        degraded = chat(proxy, "dc", temperature=0, headers=refetch)
+        streamed = chat(proxy, "dc", temperature=0, stream=True, headers=refetch)
+    assert degraded.status_code == 200
+    assert degraded.headers["x-codelab-degraded"] == "cache"
+    assert degraded.json()["choices"][0]["message"]["content"] == "remembered"
+    # No stream was ever cached for this request: nothing to fall back on.
+    assert streamed.status_code == 503

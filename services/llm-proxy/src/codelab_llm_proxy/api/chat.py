@@ -13,6 +13,9 @@ from codelab_llm_proxy.accounting import Accountant
 from codelab_llm_proxy.adapters.cost_map import cost_usd
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
+from codelab_llm_proxy.backend import LlmBackend
+from codelab_llm_proxy.errors import ProviderUnavailable
+from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.routing.engine import Routed
 from codelab_llm_proxy.streams import FrameStream, ReplayStream
 from codelab_llm_proxy.tracing import start_span
@@ -80,7 +83,15 @@ async def _complete(
         if hit is not None:
             record.cache = "hit"
             return hit, {"x-codelab-cache": "hit"}
-    routed = await llm.complete(body.model, body.provider_params())
+    try:
+        routed = await llm.complete(body.model, body.provider_params())
+    except ProviderUnavailable:
+        # Every deployment is down or open: an answer from the cache beats a 503.
+        stale = await plan.cache.get_json(plan.namespace, plan.key) if plan else None
+        if stale is None:
+            raise
+        record.cache = "degraded"
+        return stale, {"x-codelab-cache": "hit", "x-codelab-degraded": "cache"}
     record.bind(routed.deployment)
     result = routed.result
     result["model"] = body.model
@@ -114,7 +125,17 @@ async def chat_completions(
                 stream, record.cache = ReplayStream(frames), "hit"
                 headers["x-codelab-cache"] = "hit"
         if stream is None:
-            routed = await llm.open_stream(body.model, body.provider_params())
+            try:
+                routed = await llm.open_stream(body.model, body.provider_params())
+            except ProviderUnavailable:
+                frames = await plan.cache.get_frames(plan.namespace, plan.key) if plan else None
+                if frames is None:
+                    raise
+                record.cache = "degraded"
+                headers = {"x-codelab-cache": "hit", "x-codelab-degraded": "cache"}
+                return _stream_response(
+                    ReplayStream(frames), record, metrics, body, llm, None, headers
+                )
             stream = routed.result
             record.bind(routed.deployment)
             headers.update(routing_headers(routed, body.model))
@@ -123,8 +144,20 @@ async def chat_completions(
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
-    record.mark_first_chunk()
     store = plan if plan is not None and plan.write and record.cache != "hit" else None
+    return _stream_response(stream, record, metrics, body, llm, store, headers)
+
+
+def _stream_response(
+    stream: FrameStream,
+    record: CallRecord,
+    metrics: LlmMetrics,
+    body: ChatCompletionRequest,
+    llm: LlmBackend,
+    store: CachePlan | None,
+    headers: dict[str, str],
+) -> StreamingResponse:
+    record.mark_first_chunk()
     return StreamingResponse(
         relay(
             stream,

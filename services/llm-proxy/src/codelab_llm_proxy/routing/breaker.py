@@ -117,6 +117,7 @@ class Breaker:
 
     async def _trip(self, deployment: str) -> None:
         self.on_change(deployment, True)
+        self._closed_until.pop(deployment, None)
         cooldown_ms = int(self.policy.cooldown * 1000)
         if self._redis is None:
             self._local[self._key(deployment, "open")] = time.time() + self.policy.cooldown
