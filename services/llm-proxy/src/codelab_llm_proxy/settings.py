@@ -32,10 +32,19 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
         description="Scope every /v1 call needs.",
     )
     request_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds a provider call (or stream) may take."
+        default=120.0,
+        gt=0,
+        description=(
+            "Per-attempt and total deadline and stream idle limit in seconds, "
+            "unless the config's router sets them."
+        ),
     )
     num_retries: int = Field(
-        default=0, ge=0, description="Retries of a failed provider call inside one deployment pool."
+        default=0,
+        ge=0,
+        description=(
+            "Retries per deployment on retryable errors, unless the config's router.retries is set."
+        ),
     )
     max_connections: int = Field(
         default=1000,
@@ -58,7 +67,10 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     cache_enabled: bool = Field(
         default=True, description="Cache deterministic requests in Redis (needs redis_url)."
     )
-    admin_scope: str = Field(default="llm:admin", description="Scope that may read anyone's usage.")
+    admin_scope: str = Field(
+        default="llm:admin",
+        description="Scope that may read anyone's usage and administer the cache.",
+    )
     data_dir: Path = Field(
         default=Path("./data"),
         description="Directory for the SQLite ledger when no database URL is set.",
