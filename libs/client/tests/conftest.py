@@ -222,6 +222,20 @@ class ScriptedAgent:
         await self.say(sid, update_agent_message_text(f"permission: {chosen}"))
         return "end_turn"
 
+    async def script_ask(self, sid: str) -> str:
+        # Same call as the runtime's ask_followup_question tool.
+        answer = await self.conn.ext_method(
+            "codelab/ask_followup",
+            {
+                "sessionId": sid,
+                "toolCallId": "call_1",
+                "question": "Which database?",
+                "suggestions": ["sqlite", "postgres"],
+            },
+        )
+        await self.say(sid, update_agent_message_text(f"answer: {answer!r}"))
+        return "end_turn"
+
     async def script_terminal(self, sid: str, limit: str, *command: str) -> str:
         created = await self.conn.create_terminal(
             session_id=sid,

@@ -108,6 +108,28 @@ async def test_permission_answers(run_chat: Any, kwargs: dict[str, Any], chosen:
     assert "$ rm -rf build" in result.err
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "answer"),
+    [
+        ({"interactive": True, "stdin": "mysql please\n"}, {"answer": "mysql please"}),
+        ({"interactive": True, "stdin": "2\n"}, {"answer": "postgres"}),
+        ({"interactive": True, "stdin": ""}, {}),  # EOF: no answer
+        ({"interactive": True, "stdin": "\n"}, {}),  # empty line: no answer
+        ({"interactive": False, "stdin": "sqlite\n"}, {}),  # no TTY: never read
+        ({"yes": True, "stdin": "sqlite\n"}, {}),  # --yes does not answer questions
+    ],
+)
+async def test_followup_question_answers(
+    run_chat: Any, kwargs: dict[str, Any], answer: dict[str, str]
+) -> None:
+    result = await run_chat("ask", **kwargs)
+    assert result.code == ExitCode.OK
+    assert result.out == f"answer: {answer!r}\n"
+    assert "? question: Which database?" in result.err
+    assert "1. sqlite" in result.err
+    assert "2. postgres" in result.err
+
+
 async def test_terminal_with_output_limit(run_chat: Any, mesh: Any, workspace: Path) -> None:
     result = await run_chat("terminal 20 pwd; printf 'abcdefghij%.0s' 1 2 3 4 5; exit 3")
     assert result.out == "exit 3\n"

@@ -36,6 +36,9 @@ from codelab_client.terminals import TerminalManager
 from codelab_client.workspace import Workspace
 from codelab_common.protocol import EXT_RESPONSE
 
+# The runtime's ask_followup_question tool (docs/protocol.md); not in codelab_common yet.
+EXT_ASK_FOLLOWUP = "_codelab/ask_followup"
+
 
 class CodelabClient:
     """One chat's client: the renderer, the permission asker, the workspace and terminals.
@@ -152,6 +155,14 @@ class CodelabClient:
         """Never started one, so there is nothing to complete."""
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        # The SDK strips the leading underscore of extension method names.
+        if f"_{method}" == EXT_ASK_FOLLOWUP:
+            question = params.get("question")
+            if not isinstance(question, str):
+                raise RequestError.invalid_params({"question": "a string is required"})
+            raw = params.get("suggestions")
+            suggestions = [str(s) for s in raw] if isinstance(raw, list) else []
+            return await self.asker.ask_followup(question, suggestions)
         raise RequestError.method_not_found(f"_{method}")
 
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:

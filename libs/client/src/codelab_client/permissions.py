@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TextIO
+from typing import Any, TextIO
 
 from acp.schema import (
     AllowedOutcome,
@@ -38,7 +38,8 @@ def selected(option: PermissionOption | None) -> RequestPermissionResponse:
 
 
 class PermissionAsker:
-    """Answers permission requests: ``--yes`` allows once, no TTY rejects, else y/n/a."""
+    """Answers permission requests (``--yes`` allows once, no TTY rejects, else y/n/a)
+    and follow-up questions (read from the TTY; never answered by ``--yes``)."""
 
     def __init__(
         self, renderer: Renderer, stdin: TextIO, *, interactive: bool, assume_yes: bool
@@ -65,18 +66,47 @@ class PermissionAsker:
                 return selected(pick(options, _REJECT))
             return await self._ask_terminal(options)
 
-    async def _ask_terminal(self, options: list[PermissionOption]) -> RequestPermissionResponse:
-        always = pick(options, ("allow_always",))
-        choices = "[y]es / [n]o" + (" / [a]lways" if always else "")
-        self.renderer.info(f"  allow? {choices}: ")
+    async def ask_followup(self, question: str, suggestions: list[str]) -> dict[str, Any]:
+        """``_codelab/ask_followup``: the user's text, or ``{}`` ("no answer") when none.
+
+        ``--yes`` only allows permissions; it never invents an answer to a question.
+        A number picks that suggestion.
+        """
+        if self.cancelled.is_set():
+            return {}
+        async with self._lock:
+            self.renderer.question(question, suggestions)
+            if not self.interactive:
+                self.renderer.info("  not answered: no terminal to ask on")
+                return {}
+            self.renderer.info("  answer: ")
+            line = await self._read_or_cancel()
+            answer = (line or "").strip()
+            if not answer:
+                # EOF, a cancelled turn or an empty line: the runtime tells the model
+                # "the user gave no answer", which beats a JSON-RPC error failing the tool.
+                return {}
+            if answer.isdigit() and 1 <= int(answer) <= len(suggestions):
+                answer = suggestions[int(answer) - 1]
+            return {"answer": answer}
+
+    async def _read_or_cancel(self) -> str | None:
+        """One line from the terminal, or ``None`` if the turn is cancelled first."""
         reader = asyncio.ensure_future(read_line(self.stdin))
         cancel = asyncio.ensure_future(self.cancelled.wait())
         done, _ = await asyncio.wait({reader, cancel}, return_when=asyncio.FIRST_COMPLETED)
         for task in (reader, cancel):
             task.cancel()
-        if reader not in done:
+        return reader.result() if reader in done else None
+
+    async def _ask_terminal(self, options: list[PermissionOption]) -> RequestPermissionResponse:
+        always = pick(options, ("allow_always",))
+        choices = "[y]es / [n]o" + (" / [a]lways" if always else "")
+        self.renderer.info(f"  allow? {choices}: ")
+        line = await self._read_or_cancel()
+        if line is None:
             return selected(None)  # the turn was cancelled while we were asking
-        answer = reader.result().strip().lower()
+        answer = line.strip().lower()
         if answer in ("y", "yes"):
             return selected(pick(options, _ALLOW))
         if answer in ("a", "always") and always is not None:

@@ -105,6 +105,12 @@ class Renderer:
         for detail in describe_tool_call(tool_call):
             self.info(detail)
 
+    def question(self, question: str, suggestions: list[str]) -> None:
+        """A follow-up question from the agent, with its suggested answers numbered."""
+        self.info(self._style(f"? question: {question}", BOLD))
+        for number, suggestion in enumerate(suggestions, start=1):
+            self.info(f"  {number}. {suggestion}")
+
 
 def describe_tool_call(tool_call: ToolCallUpdate) -> list[str]:
     """Human-readable details of a tool call: its command, diffs, terminal references."""
