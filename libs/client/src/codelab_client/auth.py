@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from codelab_client.credentials import Credentials, CredentialStore, normalize_server
+from codelab_client.dpop import AccessToken, DpopKey
 from codelab_client.errors import AuthError, ConnectionFailed, LoginRequired
 
 CLIENT_ID = "codelab-cli"
@@ -34,13 +35,18 @@ class TokenResponse(BaseModel):
 
 
 class OAuthClient:
-    """Talks to the token endpoint as the public client ``codelab-cli`` (no secret)."""
+    """Talks to the token endpoint as the public client ``codelab-cli`` (no secret).
+
+    With a ``dpop`` key every token request carries a fresh proof, so the server binds
+    the tokens to the key; a server without DPoP support answers ``Bearer`` tokens.
+    """
 
     client_id = CLIENT_ID
 
-    def __init__(self, server: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, server: str, http: httpx.AsyncClient, dpop: DpopKey | None = None) -> None:
         self.server = normalize_server(server)
         self.http = http
+        self.dpop = dpop
         self._metadata: dict[str, str] | None = None
 
     async def metadata(self) -> dict[str, str]:
@@ -67,9 +73,14 @@ class OAuthClient:
         return value
 
     async def post(self, endpoint: str, form: dict[str, str]) -> httpx.Response:
-        """POST ``form`` as this client to ``endpoint``."""
+        """POST ``form`` as this client to ``endpoint`` (token requests with a DPoP proof)."""
+        headers = {}
+        if self.dpop is not None and "grant_type" in form:
+            headers["DPoP"] = self.dpop.proof("POST", endpoint)
         try:
-            return await self.http.post(endpoint, data={**form, "client_id": self.client_id})
+            return await self.http.post(
+                endpoint, data={**form, "client_id": self.client_id}, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise ConnectionFailed(f"cannot reach {endpoint}: {exc}") from exc
 
@@ -142,6 +153,7 @@ def to_credentials(
 ) -> Credentials:
     return Credentials(
         access_token=token.access_token,
+        token_type=token.token_type,
         # A server that does not rotate may omit the refresh token: keep the old one.
         refresh_token=token.refresh_token or (previous.refresh_token if previous else None),
         expires_at=time.time() + token.expires_in,
@@ -162,7 +174,14 @@ async def login(
     return credentials
 
 
-async def stored_access_token(store: CredentialStore, oauth: OAuthClient) -> SecretStr:
+def access_token(credentials: Credentials, oauth: OAuthClient) -> AccessToken:
+    """The credentials' access token with its type and the key it may be bound to."""
+    return AccessToken(
+        credentials.access_token.get_secret_value(), credentials.token_type, oauth.dpop
+    )
+
+
+async def stored_access_token(store: CredentialStore, oauth: OAuthClient) -> AccessToken:
     """The stored access token, refreshed (and the rotated refresh token saved) if near expiry.
 
     Raises :class:`LoginRequired` when there is nothing usable on disk.
@@ -172,7 +191,7 @@ async def stored_access_token(store: CredentialStore, oauth: OAuthClient) -> Sec
         if credentials is None:
             raise LoginRequired(f"not logged in to {oauth.server}: run `codelab login`")
         if not credentials.expires_within(REFRESH_MARGIN_SECONDS):
-            return credentials.access_token
+            return access_token(credentials, oauth)
         if credentials.refresh_token is None:
             raise LoginRequired("the stored session expired: run `codelab login`")
         try:
@@ -182,4 +201,4 @@ async def stored_access_token(store: CredentialStore, oauth: OAuthClient) -> Sec
             raise LoginRequired(f"the stored session ended ({exc}): run `codelab login`") from exc
         refreshed = to_credentials(token, credentials.token_endpoint, None, credentials)
         store.save(oauth.server, refreshed)
-        return refreshed.access_token
+        return access_token(refreshed, oauth)

@@ -19,8 +19,9 @@ import websockets
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
+from codelab_client.dpop import authorization_headers
 from codelab_client.errors import ExitCode
-from codelab_client.settings import acp_url
+from codelab_client.settings import acp_http_url, acp_url
 from codelab_common.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def close_message(code: int | None, reason: str) -> tuple[ExitCode, str]:
 async def run_bridge(server: str, token: SecretStr, err: TextIO) -> ExitCode:
     """Relay stdio ⇄ ``{server}/acp`` until stdin closes or the socket closes."""
     url = acp_url(server)
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    headers = authorization_headers(token, "GET", acp_http_url(server))
     try:
         ws = await connect(url, additional_headers=headers, max_size=None)
     except websockets.InvalidStatus as exc:

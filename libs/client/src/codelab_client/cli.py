@@ -16,6 +16,7 @@ from codelab_client.browser_login import BrowserFlow
 from codelab_client.console import Terminal
 from codelab_client.credentials import CredentialStore
 from codelab_client.device_login import DeviceAuthorization, DeviceFlow
+from codelab_client.dpop import DpopKey
 from codelab_client.errors import BadUsage, ClientError, ExitCode, LoginRequired
 from codelab_client.login import TokenSource, ask_password, ask_username
 from codelab_client.settings import ClientSettings
@@ -74,6 +75,11 @@ def show_device_code(grant: DeviceAuthorization) -> None:
     sys.stderr.write("Waiting for approval...\n")
 
 
+def _dpop_key(settings: ClientSettings) -> DpopKey | None:
+    """This install's DPoP key, unless ``CODELAB_DPOP=0``."""
+    return DpopKey.load_or_create(settings.config_dir) if settings.dpop else None
+
+
 def _terminal() -> Terminal:
     return Terminal(stdin=sys.stdin, err=sys.stderr, interactive=sys.stdin.isatty())
 
@@ -85,7 +91,7 @@ async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitC
         # Default: the browser (authorization code + PKCE); the password grant stays
         # for scripts and tests that pass --username / --password-stdin.
         async with create_http_client() as http:
-            oauth = OAuthClient(args.server, http)
+            oauth = OAuthClient(args.server, http, _dpop_key(settings))
             flow: LoginFlow = (
                 DeviceFlow(show_device_code)
                 if args.device
@@ -103,7 +109,7 @@ async def cmd_login(args: argparse.Namespace, settings: ClientSettings) -> ExitC
         username = args.username or await ask_username(term)
         password = settings.password or ask_password(term)
     async with create_http_client() as http:
-        oauth = OAuthClient(args.server, http)
+        oauth = OAuthClient(args.server, http, _dpop_key(settings))
         await login(store, oauth, PasswordFlow(username, password), username)
     sys.stderr.write(f"logged in to {oauth.server} as {username}\n")
     return ExitCode.OK
@@ -121,6 +127,7 @@ async def cmd_chat(args: argparse.Namespace, settings: ClientSettings) -> ExitCo
             term,
             settings.username,
             settings.password,
+            _dpop_key(settings),
         )
         await tokens()  # log in (or fail) before anything else happens
         # Imported late: the ACP schema takes ~1 s to build and only chat needs it.
@@ -144,7 +151,13 @@ async def cmd_acp(args: argparse.Namespace, settings: ClientSettings) -> ExitCod
     # stdin is the protocol: never prompt, only refresh what is stored.
     term = Terminal(stdin=sys.stdin, err=sys.stderr, interactive=False)
     async with create_http_client() as http:
-        tokens = TokenSource(CredentialStore(settings.config_dir), http, args.server, term)
+        tokens = TokenSource(
+            CredentialStore(settings.config_dir),
+            http,
+            args.server,
+            term,
+            dpop=_dpop_key(settings),
+        )
         token = await tokens()
     return await run_bridge(args.server, token, sys.stderr)
 

@@ -21,6 +21,7 @@ class Credentials(BaseModel):
 
     access_token: SecretStr
     refresh_token: SecretStr | None = None
+    token_type: str = "Bearer"  # "DPoP" when bound to this install's key (RFC 9449)
     expires_at: float = Field(description="Unix time the access token expires")
     token_endpoint: str
     username: str | None = None

@@ -7,9 +7,16 @@ import getpass
 import httpx
 from pydantic import SecretStr
 
-from codelab_client.auth import OAuthClient, PasswordFlow, login, stored_access_token
+from codelab_client.auth import (
+    OAuthClient,
+    PasswordFlow,
+    access_token,
+    login,
+    stored_access_token,
+)
 from codelab_client.console import Terminal, read_line
 from codelab_client.credentials import CredentialStore
+from codelab_client.dpop import DpopKey
 from codelab_client.errors import LoginRequired
 
 
@@ -44,7 +51,7 @@ async def password_login(
     password = password or ask_password(term)
     credentials = await login(store, oauth, PasswordFlow(username, password), username)
     term.err.write(f"logged in to {oauth.server} as {username}\n")
-    return credentials.access_token
+    return access_token(credentials, oauth)
 
 
 class TokenSource:
@@ -58,9 +65,10 @@ class TokenSource:
         term: Terminal,
         username: str | None = None,
         password: SecretStr | None = None,
+        dpop: DpopKey | None = None,
     ) -> None:
         self.store = store
-        self.oauth = OAuthClient(server, http)
+        self.oauth = OAuthClient(server, http, dpop)
         self.term = term
         self.username = username
         self.password = password

@@ -43,6 +43,12 @@ class ClientSettings(BaseSettings):
         description="Plain output without ANSI colours.",
     )
 
+    dpop: bool = Field(
+        default=True,
+        validation_alias="CODELAB_DPOP",
+        description="Bind tokens to this install's key (RFC 9449); 0 for plain bearer tokens.",
+    )
+
     @property
     def config_dir(self) -> Path:
         """``$CODELAB_CONFIG_DIR``, or ``$XDG_CONFIG_HOME/codelab``, or ``~/.config/codelab``."""
@@ -60,4 +66,10 @@ def acp_url(server: str) -> str:
         base = "wss://" + base.removeprefix("https://")
     elif base.startswith("http://"):
         base = "ws://" + base.removeprefix("http://")
+    return base if base.endswith("/acp") else f"{base}/acp"
+
+
+def acp_http_url(server: str) -> str:
+    """``{server}/acp`` in its http(s) form: what a DPoP proof for the upgrade names."""
+    base = server.rstrip("/")
     return base if base.endswith("/acp") else f"{base}/acp"

@@ -10,8 +10,9 @@ from acp._transport import Transport
 from acp.ws import create_websocket_stream
 from pydantic import SecretStr
 
+from codelab_client.dpop import authorization_headers
 from codelab_client.errors import AuthError, ConnectionFailed
-from codelab_client.settings import acp_url
+from codelab_client.settings import acp_http_url, acp_url
 from codelab_common.protocol import META_NAMESPACE, META_SEQ
 
 
@@ -72,7 +73,7 @@ async def open_transport(
 ) -> WatchedTransport:
     """Connect to ``{server}/acp`` with the bearer token on the upgrade request."""
     url = acp_url(server)
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    headers = authorization_headers(token, "GET", acp_http_url(server))
     try:
         inner = await create_websocket_stream(url, headers=headers)
     except websockets.InvalidStatus as exc:
