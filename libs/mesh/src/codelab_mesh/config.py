@@ -25,6 +25,7 @@ class MeshConfig(BaseModel):
     redis_prefix: str = "codelab:"
     auth_database_url: str | None = None
     runtime_database_url: str | None = None
+    llm_proxy_database_url: str | None = None
     llm_config_path: Path | None = None
     seed_demo: bool = True
     notice: str = Field(default="", description="shown by every client on connect")

@@ -74,6 +74,10 @@ class Mesh:
         return {
             **self._common("CODELAB_LLM_PROXY_", c.llm_proxy_port),
             **self._resource_server("CODELAB_LLM_PROXY_"),
+            **self._redis("CODELAB_LLM_PROXY_"),  # breakers, cache and limits shared
+            "CODELAB_LLM_PROXY_DATA_DIR": str(c.data_dir),
+            "CODELAB_LLM_PROXY_DATABASE_URL": c.llm_proxy_database_url
+            or c.sqlite_url("llm-proxy.db"),
             "CODELAB_LLM_PROXY_CONFIG_PATH": str(config_path),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
@@ -96,6 +100,8 @@ class Mesh:
         return {
             **self._common("CODELAB_GATEWAY_", port),
             "CODELAB_GATEWAY_NOTICE": self.config.notice,
+            # DPoP proofs name the URL the client used: the public one, through nginx.
+            "CODELAB_GATEWAY_PUBLIC_URL": self.config.public_url,
             **self._redis("CODELAB_GATEWAY_"),
             **self._resource_server("CODELAB_GATEWAY_"),
         }

@@ -158,13 +158,14 @@ def boot_mesh(tmp: Path) -> Iterator[RunningMesh]:
     run_dir = tmp / "run"
     (run_dir / "logs").mkdir(parents=True)
     auth_db, runtime_db = f"codelab_e2e_auth_{run_id}", f"codelab_e2e_runtime_{run_id}"
+    proxy_db = f"codelab_e2e_llm_proxy_{run_id}"
     provider_port = free_port()
     provider_url = f"http://127.0.0.1:{provider_port}"
     provider = _provider_process(run_dir, provider_port)
     redis_prefix = f"e2e:{run_id}:"
     created: list[str] = []
     try:
-        for name in (auth_db, runtime_db):
+        for name in (auth_db, runtime_db, proxy_db):
             create_database(name)
             created.append(name)
         config = MeshConfig(
@@ -182,6 +183,7 @@ def boot_mesh(tmp: Path) -> Iterator[RunningMesh]:
             redis_prefix=redis_prefix,
             auth_database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{auth_db}",
             runtime_database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{runtime_db}",
+            llm_proxy_database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{proxy_db}",
             llm_config_path=_llm_config(tmp / "models.yaml", provider_url),
             seed_demo=True,
             notice="e2e mesh with a scripted fake model",
