@@ -55,6 +55,7 @@ from codelab_client.login import Terminal, TokenSource
 from codelab_client.permissions import PermissionAsker
 from codelab_client.render import Renderer
 from codelab_client.workspace import Workspace
+from codelab_common.dpop import DpopVerifier, InvalidDpopProof
 
 USERNAME, PASSWORD = "dev", "s3cret-pw"
 MODES = ["orchestrator", "coder", "architect", "debug", "ask"]
@@ -69,6 +70,9 @@ class MeshState:
     spent_refresh_tokens: set[str] = field(default_factory=set)
     expires_in: int = 3600
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    # DPoP-bound access token -> key thumbprint; proofs checked by the common verifier.
+    bound_tokens: dict[str, str] = field(default_factory=dict)
+    dpop: DpopVerifier = field(default_factory=DpopVerifier)
     log: list[tuple[str, Any]] = field(default_factory=list)
     url: str = ""
 
@@ -78,13 +82,15 @@ class MeshState:
         self.__init__()  # type: ignore[misc]
         self.url = url
 
-    def issue(self) -> dict[str, Any]:
+    def issue(self, jkt: str | None = None) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         self.access_tokens.add(access)
         self.refresh_tokens.add(refresh)
+        if jkt is not None:
+            self.bound_tokens[access] = jkt
         return {
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if jkt else "Bearer",
             "expires_in": self.expires_in,
             "refresh_token": refresh,
             "scope": "sessions:read sessions:write",
@@ -99,20 +105,26 @@ def token_app(state: MeshState) -> Starlette:
     async def token(request: Request) -> JSONResponse:
         form = {k: str(v) for k, v in (await request.form()).items()}
         state.token_requests.append(form)
+        jkt = None
+        if proof := request.headers.get("dpop"):
+            try:
+                jkt = state.dpop.verify(proof, method="POST", url=f"{state.url}/auth/oauth/token")
+            except InvalidDpopProof:
+                return JSONResponse({"error": "invalid_dpop_proof"}, status_code=400)
         if form.get("client_id") != "codelab-cli":
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         grant = form.get("grant_type")
         if grant == "password":
             if (form.get("username"), form.get("password")) != (USERNAME, PASSWORD):
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
-            return JSONResponse(state.issue())
+            return JSONResponse(state.issue(jkt))
         if grant == "refresh_token":
             presented = form.get("refresh_token", "")
             if presented not in state.refresh_tokens:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             state.refresh_tokens.discard(presented)  # rotation: single use
             state.spent_refresh_tokens.add(presented)
-            return JSONResponse(state.issue())
+            return JSONResponse(state.issue(jkt))
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
     return Starlette(
@@ -270,6 +282,23 @@ class ScriptedAgent:
         return "refusal"
 
 
+def _authorized(state: MeshState, scheme: str, token: str, proof: str) -> bool:
+    """Like the gateway: a bound token only with a proof for ``GET {url}/acp``."""
+    if token not in state.access_tokens:
+        return False
+    jkt = state.bound_tokens.get(token)
+    if jkt is None:
+        return scheme == "Bearer"
+    if scheme != "DPoP" or not proof:
+        return False
+    try:
+        proven = state.dpop.verify(proof, method="GET", url=f"{state.url}/acp", access_token=token)
+    except InvalidDpopProof:
+        return False
+    state.log.append(("dpop", jkt))
+    return proven == jkt
+
+
 def mesh_app(state: MeshState) -> Any:
     """``/auth/*`` → token app; ``/acp`` WebSocket → bearer check → SDK agent."""
     tokens = token_app(state)
@@ -278,8 +307,8 @@ def mesh_app(state: MeshState) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             headers = dict(scope["headers"])
-            bearer = headers.get(b"authorization", b"").decode().removeprefix("Bearer ")
-            if bearer not in state.access_tokens:
+            scheme, _, bearer = headers.get(b"authorization", b"").decode().partition(" ")
+            if not _authorized(state, scheme, bearer, headers.get(b"dpop", b"").decode()):
                 await receive()
                 await send({"type": "websocket.accept"})
                 await send({"type": "websocket.close", "code": 4401, "reason": "bad token"})

@@ -77,6 +77,27 @@ async def test_login_then_chat(env: dict[str, str], mesh: Any, workspace: Path) 
     assert "── debug ──" in err
     assert "session: sess_test1" in err
     _assert_no_tokens(mesh, out, err)
+    # DPoP by default: the token is bound and the upgrade carried a valid proof.
+    assert len(mesh.bound_tokens) == 1
+    assert ("dpop", next(iter(mesh.bound_tokens.values()))) in mesh.log
+
+
+async def test_dpop_opt_out_gets_bearer_tokens(
+    env: dict[str, str], mesh: Any, workspace: Path, config_dir: Path
+) -> None:
+    no_dpop = {"CODELAB_DPOP": "0"}
+    code, _, err = await codelab(
+        env, "login", "--username", "dev", "--password-stdin", stdin=PASSWORD + "\n", extra=no_dpop
+    )
+    assert code == 0, err
+    code, out, err = await codelab(
+        env, "chat", "--workspace", str(workspace), "stream", extra=no_dpop
+    )
+    assert code == ExitCode.OK, err
+    assert out == "Hello, worldDone.\n"
+    assert mesh.access_tokens
+    assert not mesh.bound_tokens
+    assert not (config_dir / "dpop-key.json").exists()
 
 
 async def test_login_wrong_password(env: dict[str, str], mesh: Any) -> None:
