@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from qdrant_client import AsyncQdrantClient
 
 from codelab_common.app import Lifespan, create_service_app
 from codelab_common.http import create_http_client
@@ -28,10 +29,39 @@ from codelab_llm_proxy.ledger.store import UsageLedger, create_engine
 from codelab_llm_proxy.limits import Limiter
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.reload import ConfigReloader
+from codelab_llm_proxy.semantic_cache import SemanticCache
 from codelab_llm_proxy.settings import LlmProxySettings
 from codelab_llm_proxy.tracing import default_tracer
 
 SERVICE = "llm-proxy"
+
+
+def _semantic_cache(settings: LlmProxySettings, llm: LlmBackend) -> SemanticCache | None:
+    model = settings.semantic_cache_embedding_model
+    if not model:
+        return None
+    if settings.semantic_cache_url:
+        client = AsyncQdrantClient(url=settings.semantic_cache_url)
+    else:
+        path = settings.semantic_cache_path or str(settings.data_dir / "qdrant")
+        client = (
+            AsyncQdrantClient(location=":memory:")
+            if path == ":memory:"
+            else AsyncQdrantClient(path=path)
+        )
+
+    async def embed(text: str) -> list[float]:
+        # In-process through our own routing, so the embedder gets failover and breakers too.
+        routed = await llm.embed(model, {"input": [text]})
+        return [float(x) for x in routed.result["data"][0]["embedding"]]
+
+    return SemanticCache(
+        client,
+        settings.semantic_cache_collection,
+        embed,
+        settings.semantic_cache_threshold,
+        settings.semantic_cache_ttl,
+    )
 
 
 def _lifespan(settings: LlmProxySettings) -> Lifespan:
@@ -70,6 +100,8 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
             if redis is not None and settings.cache_enabled
             else None
         )
+        semantic = _semantic_cache(settings, llm)
+        app.state.semantic_cache = semantic
         http = create_http_client(timeout=settings.jwks_timeout)
         verifier = JwtVerifier(
             jwks_url=settings.jwks_url,
@@ -94,6 +126,8 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
             await http.aclose()
             await llm.aclose()
             await accountant.aclose()
+            if semantic is not None:
+                await semantic.aclose()
             if ledger is not None:
                 await ledger.aclose()
             if redis is not None:

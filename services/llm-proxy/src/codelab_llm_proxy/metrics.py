@@ -30,6 +30,12 @@ class LlmMetrics:
             ["model", "result"],
             registry=registry,
         )
+        self.semantic_cache = Counter(
+            "codelab_llm_semantic_cache_lookups",
+            "Semantic-cache lookups of cacheable requests, by result (hit or miss)",
+            ["model", "result"],
+            registry=registry,
+        )
         self.fallbacks = Counter(
             "codelab_llm_fallbacks",
             "Requests served by a fallback model instead of the requested one",

@@ -67,6 +67,42 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     cache_enabled: bool = Field(
         default=True, description="Cache deterministic requests in Redis (needs redis_url)."
     )
+    semantic_cache_embedding_model: str | None = Field(
+        default=None,
+        description=(
+            "Model name (from the model list) that embeds the last user turn for the semantic "
+            "cache; unset: no semantic cache."
+        ),
+    )
+    semantic_cache_threshold: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="Cosine similarity at or above which a semantic-cache entry is served.",
+    )
+    semantic_cache_url: str | None = Field(
+        default=None,
+        description="Qdrant server URL for the semantic cache; unset: Qdrant local mode.",
+    )
+    semantic_cache_path: str = Field(
+        default="",
+        description=(
+            "Qdrant local-mode storage: a directory, ':memory:', or empty for data_dir/qdrant."
+        ),
+    )
+    semantic_cache_collection: str = Field(
+        default="llm_proxy_semantic_cache", description="Qdrant collection of the semantic cache."
+    )
+    semantic_cache_ttl: float = Field(
+        default=3600.0, gt=0, description="Seconds a semantic-cache entry is served."
+    )
+    semantic_cache_deterministic_only: bool = Field(
+        default=True,
+        description=(
+            "Use the semantic cache only for requests the exact cache would accept "
+            "(temperature 0 or cache: true)."
+        ),
+    )
     admin_scope: str = Field(
         default="llm:admin",
         description="Scope that may read anyone's usage and administer the cache.",

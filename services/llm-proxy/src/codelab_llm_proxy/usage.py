@@ -72,7 +72,7 @@ class CallRecord:
                 self.cached_tokens = int(details.get("cached_tokens") or 0)
 
     def _cost(self) -> float:
-        if self.cache in ("hit", "degraded"):
+        if self.cache in ("hit", "semantic-hit", "degraded"):
             return 0.0
         if self.price is not None:
             return (

@@ -13,6 +13,7 @@ from codelab_llm_proxy.accounting import Accountant
 from codelab_llm_proxy.adapters.cost_map import cost_usd
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
+from codelab_llm_proxy.api.semantic import SemanticPlan, semantic_plan
 from codelab_llm_proxy.backend import LlmBackend
 from codelab_llm_proxy.errors import ProviderUnavailable
 from codelab_llm_proxy.metrics import LlmMetrics
@@ -76,13 +77,22 @@ def routing_headers(routed: Routed[Any], model: str) -> dict[str, str]:
 
 
 async def _complete(
-    body: ChatCompletionRequest, llm: Backend, record: CallRecord, plan: CachePlan | None
+    body: ChatCompletionRequest,
+    llm: Backend,
+    record: CallRecord,
+    plan: CachePlan | None,
+    semantic: SemanticPlan | None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     if plan is not None and plan.read:
         hit = await plan.cache.get_json(plan.namespace, plan.key)
         if hit is not None:
             record.cache = "hit"
             return hit, {"x-codelab-cache": "hit"}
+    if semantic is not None:
+        near = await semantic.get_json()
+        if near is not None:
+            record.cache = "semantic-hit"
+            return near, {"x-codelab-cache": "semantic-hit"}
     try:
         routed = await llm.complete(body.model, body.provider_params())
     except ProviderUnavailable:
@@ -100,6 +110,9 @@ async def _complete(
         headers["x-codelab-cache"] = "miss"
         if plan.write:
             await plan.cache.put_json(plan.namespace, plan.key, result)
+    if semantic is not None:
+        headers.setdefault("x-codelab-cache", "miss")
+        await semantic.put_json(result)
     return result, headers
 
 
@@ -110,10 +123,12 @@ async def chat_completions(
     require_model(llm, body.model)
     record = await new_record(request, caller, body.model, "chat")
     record.stream = body.stream
-    plan = cache_plan(request, caller.sub, body.model, body.provider_params(), body.cache)
+    params = body.provider_params()
+    plan = cache_plan(request, caller.sub, body.model, params, body.cache)
+    semantic = await semantic_plan(request, caller.sub, body.model, params, body.cache)
     try:
         if not body.stream:
-            result, headers = await _complete(body, llm, record, plan)
+            result, headers = await _complete(body, llm, record, plan, semantic)
             record.add_usage(result.get("usage"))
             record.finish(metrics, "ok")
             return JSONResponse(result, headers=headers)
@@ -124,6 +139,11 @@ async def chat_completions(
             if frames is not None:
                 stream, record.cache = ReplayStream(frames), "hit"
                 headers["x-codelab-cache"] = "hit"
+        if stream is None and semantic is not None:
+            frames = await semantic.get_frames()
+            if frames is not None:
+                stream, record.cache = ReplayStream(frames), "semantic-hit"
+                headers["x-codelab-cache"] = "semantic-hit"
         if stream is None:
             try:
                 routed = await llm.open_stream(body.model, body.provider_params())
@@ -139,13 +159,15 @@ async def chat_completions(
             stream = routed.result
             record.bind(routed.deployment)
             headers.update(routing_headers(routed, body.model))
-            if plan is not None:
+            if plan is not None or semantic is not None:
                 headers["x-codelab-cache"] = "miss"
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
-    store = plan if plan is not None and plan.write and record.cache != "hit" else None
-    return _stream_response(stream, record, metrics, body, llm, store, headers)
+    fresh = record.cache is None
+    store = plan if plan is not None and plan.write and fresh else None
+    learn = semantic if fresh else None
+    return _stream_response(stream, record, metrics, body, llm, store, headers, learn)
 
 
 def _stream_response(
@@ -156,6 +178,7 @@ def _stream_response(
     llm: LlmBackend,
     store: CachePlan | None,
     headers: dict[str, str],
+    semantic: SemanticPlan | None = None,
 ) -> StreamingResponse:
     record.mark_first_chunk()
     return StreamingResponse(
@@ -167,6 +190,7 @@ def _stream_response(
             llm.limits.stream_idle_timeout,
             wants_usage=body.wants_usage,
             store=store,
+            semantic=semantic,
         ),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **headers},

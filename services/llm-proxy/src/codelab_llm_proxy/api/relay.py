@@ -11,6 +11,7 @@ from fastapi import Request
 
 from codelab_common.errors import CodelabError
 from codelab_llm_proxy.adapters.litellm_router import count_prompt_tokens
+from codelab_llm_proxy.api.semantic import SemanticPlan
 from codelab_llm_proxy.cache import ExactCache, cache_key, is_cacheable
 from codelab_llm_proxy.errors import ProviderTimeout, openai_error_body
 from codelab_llm_proxy.metrics import LlmMetrics
@@ -51,6 +52,7 @@ async def relay(
     *,
     wants_usage: bool,
     store: CachePlan | None,
+    semantic: SemanticPlan | None = None,
 ) -> AsyncIterator[bytes]:
     """Frames to the caller; a failure after the first one ends with an error event + usage."""
     outcome, error_code = "cancelled", None
@@ -70,7 +72,7 @@ async def relay(
                 ) from exc
             if frame.done:
                 continue
-            if store is not None:
+            if store is not None or semantic is not None:
                 kept.append(frame)
             record.add_usage(frame.usage)
             if frame.has_choices:
@@ -82,6 +84,8 @@ async def relay(
         outcome = "ok"
         if store is not None:
             await store.cache.put_frames(store.namespace, store.key, kept)
+        if semantic is not None:
+            await semantic.put_frames(kept)
     except CodelabError as exc:
         # Headers are gone: the failure travels as an OpenAI error event carrying what was
         # consumed (an estimate: one token per content chunk), then the stream ends.

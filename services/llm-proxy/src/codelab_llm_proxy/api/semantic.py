@@ -1,0 +1,88 @@
+"""Deciding what the semantic cache may do for a request, and doing it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from codelab_common.errors import CodelabError
+from codelab_llm_proxy.cache import is_cacheable
+from codelab_llm_proxy.metrics import LlmMetrics
+from codelab_llm_proxy.semantic_cache import SemanticCache, semantic_query
+from codelab_llm_proxy.settings import LlmProxySettings
+from codelab_llm_proxy.streams import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SemanticPlan:
+    """The embedded last user turn and its scope; whether a hit may be served."""
+
+    cache: SemanticCache
+    namespace: str
+    model: str
+    scope: str
+    vector: list[float]
+    read: bool
+    metrics: LlmMetrics
+
+    def _count(self, hit: bool) -> None:
+        self.metrics.semantic_cache.labels(self.model, "hit" if hit else "miss").inc()
+
+    async def get_json(self) -> dict[str, Any] | None:
+        if not self.read:
+            return None
+        found = await self.cache.get_json(self.namespace, self.model, self.scope, self.vector)
+        self._count(found is not None)
+        return found
+
+    async def get_frames(self) -> list[Frame] | None:
+        if not self.read:
+            return None
+        found = await self.cache.get_frames(self.namespace, self.model, self.scope, self.vector)
+        self._count(found is not None)
+        return found
+
+    async def put_json(self, body: dict[str, Any]) -> None:
+        await self.cache.put(
+            self.namespace, self.model, self.scope, "json", self.vector, json.dumps(body)
+        )
+
+    async def put_frames(self, frames: list[Frame]) -> None:
+        await self.cache.put_frames(self.namespace, self.model, self.scope, self.vector, frames)
+
+
+async def semantic_plan(
+    request: Request, namespace: str, model: str, params: dict[str, Any], explicit: bool | None
+) -> SemanticPlan | None:
+    """None without a semantic cache, for non-cacheable requests, or when embedding fails."""
+    cache: SemanticCache | None = getattr(request.app.state, "semantic_cache", None)
+    if cache is None:
+        return None
+    settings: LlmProxySettings = request.app.state.settings
+    if explicit is False:
+        return None
+    if settings.semantic_cache_deterministic_only and not is_cacheable(params, explicit):
+        return None
+    directives = {d.strip().lower() for d in request.headers.get("cache-control", "").split(",")}
+    if "no-store" in directives:
+        return None
+    query = semantic_query(model, params)
+    if query is None:
+        return None
+    text, scope = query
+    try:
+        vector = await cache.embed(text)
+    except (CodelabError, KeyError, IndexError, TypeError, ValueError) as exc:
+        # The answer matters more than the cache: a failing embedder only costs the lookup.
+        log.warning("semantic cache: embedding failed, skipping lookup: %s", exc)
+        return None
+    metrics: LlmMetrics = request.app.state.llm_metrics
+    return SemanticPlan(
+        cache, namespace, model, scope, vector, "no-cache" not in directives, metrics
+    )

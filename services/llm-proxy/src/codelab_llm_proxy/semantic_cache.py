@@ -1,0 +1,168 @@
+"""Semantic response cache in Qdrant: a paraphrase of an answered question gets its answer.
+
+The last user turn is embedded; everything else that shapes the answer (model, system
+prompt, tools, earlier turns, sampling parameters) is hashed into a *scope* that must match
+exactly, and the caller is the namespace. So a different agent, a different tool set or a
+different conversation never receives another's answer, whatever the similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from qdrant_client import AsyncQdrantClient, models
+
+from codelab_llm_proxy.streams import Frame, frame_from_event
+
+Embed = Callable[[str], Awaitable[list[float]]]
+_DELIVERY = {"stream", "stream_options", "user", "cache", "messages"}
+
+
+def _text(content: Any) -> str | None:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        texts = [p for p in parts if isinstance(p, str)]
+        return "\n".join(texts) if texts and len(texts) == len(content) else None
+    return None
+
+
+def semantic_query(model: str, params: dict[str, Any]) -> tuple[str, str] | None:
+    """(text to embed, scope hash), or None when the last turn is not a plain user text."""
+    messages: list[dict[str, Any]] = params.get("messages") or []
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    text = _text(messages[-1].get("content"))
+    if not text or not text.strip():
+        return None
+    shaping = {k: v for k, v in params.items() if k not in _DELIVERY}
+    scope = {"model": model, "context": messages[:-1], "params": shaping}
+    canonical = json.dumps(scope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class SemanticCache:
+    """Nearest-neighbour lookups of answers within (namespace, model, scope, delivery kind)."""
+
+    def __init__(
+        self, client: AsyncQdrantClient, collection: str, embed: Embed, threshold: float, ttl: float
+    ) -> None:
+        self._client = client
+        self._collection = collection
+        self._embed = embed
+        self.threshold = threshold
+        self._ttl = ttl
+        self._ready = False
+
+    async def _ensure(self, size: int) -> None:
+        if self._ready:
+            return
+        if not await self._client.collection_exists(self._collection):
+            await self._client.create_collection(
+                self._collection,
+                vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
+            )
+        self._ready = True
+
+    @staticmethod
+    def _filter(
+        namespace: str | None, model: str | None, scope: str | None = None, kind: str | None = None
+    ) -> models.Filter:
+        given = {"namespace": namespace, "model": model, "scope": scope, "kind": kind}
+        return models.Filter(
+            must=[
+                models.FieldCondition(key=k, match=models.MatchValue(value=v))
+                for k, v in given.items()
+                if v is not None
+            ]
+        )
+
+    async def lookup(
+        self, namespace: str, model: str, scope: str, kind: str, vector: list[float]
+    ) -> dict[str, Any] | None:
+        """The payload of the closest fresh entry at or above the threshold."""
+        if not self._ready and not await self._client.collection_exists(self._collection):
+            return None
+        query = self._filter(namespace, model, scope, kind)
+        fresh = models.FieldCondition(
+            key="created", range=models.Range(gte=time.time() - self._ttl)
+        )
+        query.must = [*(query.must or []), fresh]  # type: ignore[list-item]
+        found = await self._client.query_points(
+            self._collection,
+            query=vector,
+            query_filter=query,
+            limit=1,
+            score_threshold=self.threshold,
+            with_payload=True,
+        )
+        return dict(found.points[0].payload or {}) if found.points else None
+
+    async def embed(self, text: str) -> list[float]:
+        return await self._embed(text)
+
+    async def get_json(
+        self, namespace: str, model: str, scope: str, vector: list[float]
+    ) -> dict[str, Any] | None:
+        hit = await self.lookup(namespace, model, scope, "json", vector)
+        return json.loads(hit["body"]) if hit else None
+
+    async def get_frames(
+        self, namespace: str, model: str, scope: str, vector: list[float]
+    ) -> list[Frame] | None:
+        hit = await self.lookup(namespace, model, scope, "sse", vector)
+        if hit is None:
+            return None
+        frames = [frame_from_event(e.encode(), None) for e in json.loads(hit["body"])]
+        return [f for f in frames if f is not None]
+
+    async def put(
+        self, namespace: str, model: str, scope: str, kind: str, vector: list[float], body: str
+    ) -> None:
+        await self._ensure(len(vector))
+        payload = {
+            "namespace": namespace,
+            "model": model,
+            "scope": scope,
+            "kind": kind,
+            "body": body,
+            "created": time.time(),
+        }
+        point = models.PointStruct(id=str(uuid.uuid4()), vector=vector, payload=payload)
+        await self._client.upsert(self._collection, points=[point])
+
+    async def put_frames(
+        self, namespace: str, model: str, scope: str, vector: list[float], frames: list[Frame]
+    ) -> None:
+        events = [f.data.decode().rstrip("\n") for f in frames if not f.done]
+        await self.put(namespace, model, scope, "sse", vector, json.dumps(events))
+
+    async def invalidate(
+        self, namespace: str | None = None, model: str | None = None, key: str | None = None
+    ) -> int:
+        """Drop entries by namespace and/or model (``key`` is an exact-cache key: none here)."""
+        if key is not None or not await self._client.collection_exists(self._collection):
+            return 0
+        selector = self._filter(namespace, model)
+        dropped = await self.count(namespace, model)
+        await self._client.delete(
+            self._collection, points_selector=models.FilterSelector(filter=selector)
+        )
+        return dropped
+
+    async def count(self, namespace: str | None = None, model: str | None = None) -> int:
+        if not await self._client.collection_exists(self._collection):
+            return 0
+        result = await self._client.count(
+            self._collection, count_filter=self._filter(namespace, model), exact=True
+        )
+        return int(result.count)
+
+    async def aclose(self) -> None:
+        await self._client.close()
