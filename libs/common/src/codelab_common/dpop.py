@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from collections import OrderedDict
 from typing import Any
@@ -43,6 +44,27 @@ def _normalize(url: str) -> str:
     # RFC 9449 §4.3: compare without query and fragment.
     parts = urlsplit(url)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+
+
+def proof_target(proof: str | None, candidates: list[str]) -> str:
+    """Which of a server's own URLs the proof names (``htu``); the first one if none.
+
+    A server reachable under several names (``localhost`` and ``127.0.0.1``, an internal and
+    a public host) lists them all; a proof made for any other URL still fails verification.
+    Reading ``htu`` before verifying only picks the candidate: nothing is trusted from it.
+    """
+    if proof:
+        try:
+            payload = proof.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            claims = None
+        htu = claims.get("htu") if isinstance(claims, dict) else None
+        if isinstance(htu, str):
+            for candidate in candidates:
+                if _normalize(candidate) == _normalize(htu):
+                    return candidate
+    return candidates[0]
 
 
 class ReplayCache:

@@ -37,6 +37,14 @@ class MeshConfig(BaseModel):
         return f"http://{self.public_host}:{self.nginx_port}"
 
     @property
+    def public_urls(self) -> list[str]:
+        """The entry's URL under every name a local client may use for it."""
+        hosts = [self.public_host]
+        if self.public_host in ("localhost", "127.0.0.1"):
+            hosts = ["localhost", "127.0.0.1"]
+        return [f"http://{host}:{self.nginx_port}" for host in hosts]
+
+    @property
     def issuer(self) -> str:
         return f"{self.public_url}/auth"
 

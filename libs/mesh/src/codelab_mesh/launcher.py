@@ -101,7 +101,7 @@ class Mesh:
             **self._common("CODELAB_GATEWAY_", port),
             "CODELAB_GATEWAY_NOTICE": self.config.notice,
             # DPoP proofs name the URL the client used: the public one, through nginx.
-            "CODELAB_GATEWAY_PUBLIC_URL": self.config.public_url,
+            "CODELAB_GATEWAY_PUBLIC_URL": ",".join(self.config.public_urls),
             **self._redis("CODELAB_GATEWAY_"),
             **self._resource_server("CODELAB_GATEWAY_"),
         }

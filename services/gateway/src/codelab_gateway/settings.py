@@ -23,8 +23,8 @@ class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
     )
     public_url: str = Field(
         default="http://localhost:8080",
-        description="Base URL clients use to reach the gateway (through nginx); DPoP proofs "
-        "must name it (htu).",
+        description="Base URL(s) clients use to reach the gateway (through nginx), comma-"
+        "separated; DPoP proofs must name one of them (htu).",
     )
     allow_query_token: bool = Field(
         default=True,
@@ -41,6 +41,12 @@ class GatewaySettings(ServiceSettings, RedisSettings, JwtSettings):
         default="",
         description="A line every client shows on connect (initialize _meta.codelab.notice).",
     )
+
+    @property
+    def public_urls(self) -> list[str]:
+        """Every configured public base URL, without a trailing slash."""
+        return [u.strip().rstrip("/") for u in self.public_url.split(",") if u.strip()]
+
     sse_keepalive_seconds: int = Field(
         default=15, gt=0, description="Seconds between SSE keepalive comments."
     )

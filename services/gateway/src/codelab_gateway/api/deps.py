@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from codelab_common.dpop import proof_target
 from codelab_common.jwt import AccessTokenClaims
 from codelab_gateway.auth import dpop_token, token_from_request
 from codelab_gateway.state import GatewayState
@@ -31,9 +32,9 @@ async def get_claims(
     this method and public URL (RFC 9449) for sender-constrained tokens.
     """
     if (bound := dpop_token(authorization)) is not None:
-        url = f"{state.settings.public_url.rstrip('/')}{request.url.path}"
+        urls = [f"{base}{request.url.path}" for base in state.settings.public_urls]
         return await state.authenticator.authenticate_dpop(
-            bound, dpop, method=request.method, url=url, transport="sse"
+            bound, dpop, method=request.method, url=proof_target(dpop, urls), transport="sse"
         )
     token = token_from_request(authorization, None, allow_query=False)
     return await state.authenticator.authenticate(token, transport="sse")
