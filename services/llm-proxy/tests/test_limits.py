@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from codelab_llm_proxy.limits import LimitsConfig
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
 
@@ -98,3 +105,65 @@ def test_deployment_at_its_rpm_is_skipped_for_the_next_in_the_pool(
         "coder#1",
     }
     assert third.status_code == 429
+
+
+def _metric(proxy_url: str, line_start: str) -> float | None:
+    for line in httpx.get(f"{proxy_url}/metrics").text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _eventually(read: Callable[[], float | None]) -> float | None:
+    # Spend is charged just after the answer is sent, so the metric follows a moment later.
+    deadline = time.monotonic() + 5
+    value = read()
+    while value is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def test_team_budgets_soft_alert_and_remaining_gauge(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    tmp_path: Path,
+    redis_prefix: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    price = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 1_000_000.0}  # $1 per token
+    document = {
+        "model_list": [deployment("coder", provider.base_url, price=price)],
+        "limits": {
+            "teams": {
+                "big": {"budget_usd": 1000, "alert_at": 0.001},
+                "tiny": {"budget_usd": 1, "period": "day"},
+            },
+            "team_of": {"alice": "big", "bob": "tiny"},
+        },
+    }
+    settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+        url = proxy.server.url
+        alerts = 'codelab_llm_budget_alerts_total{scope="team:big"}'
+        assert chat(proxy, "tb", headers=proxy.headers(sub="alice")).status_code == 200
+        assert _eventually(lambda: _metric(url, alerts)) == 1.0
+        assert chat(proxy, "tb", headers=proxy.headers(sub="alice")).status_code == 200
+        assert chat(proxy, "tb", headers=proxy.headers(sub="bob")).status_code == 200
+        tiny = 'codelab_llm_budget_remaining_usd{scope="team:tiny"}'
+        assert _eventually(lambda: _metric(url, tiny)) == 0.0
+        stopped = chat(proxy, "tb", headers=proxy.headers(sub="bob"))
+        remaining = _metric(url, 'codelab_llm_budget_remaining_usd{scope="team:big"}')
+        assert _metric(url, alerts) == 1.0  # crossed once, not on every call after
+    assert stopped.status_code == 429
+    assert "team tiny budget of $1 per day" in stopped.json()["error"]["message"]
+    assert remaining is not None
+    assert 900 < remaining < 1000
+    # The proxy's own logging setup writes JSON lines to stderr (it replaces caplog's handler).
+    assert "budget alert: team:big has spent" in capsys.readouterr().err
+
+
+def test_team_of_must_name_a_team_with_a_budget() -> None:
+    with pytest.raises(ValidationError, match="teams without a budget"):
+        LimitsConfig.model_validate({"team_of": {"alice": "ghost"}})

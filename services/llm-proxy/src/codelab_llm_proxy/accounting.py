@@ -22,7 +22,7 @@ class Accountant:
     def record(self, row: dict[str, Any]) -> None:
         if self.ledger is not None:
             self.ledger.add(row)
-        if self.limiter is not None and row["cache"] not in ("hit", "degraded"):
+        if self.limiter is not None and row["cache"] not in ("hit", "semantic-hit", "degraded"):
             tokens = row["prompt_tokens"] + row["completion_tokens"]
             task = asyncio.create_task(
                 self.limiter.account(row["caller"], row["deployment"], tokens, row["cost_usd"])

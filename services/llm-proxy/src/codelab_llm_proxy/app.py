@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from qdrant_client import AsyncQdrantClient
+from redis.asyncio import Redis
 
 from codelab_common.app import Lifespan, create_service_app
 from codelab_common.http import create_http_client
@@ -64,6 +65,20 @@ def _semantic_cache(settings: LlmProxySettings, llm: LlmBackend) -> SemanticCach
     )
 
 
+def _limiter(
+    redis: Redis, settings: LlmProxySettings, config: ProxyConfig, metrics: LlmMetrics
+) -> Limiter:
+    limiter = Limiter(redis, settings.redis_prefix, config.limits)
+
+    def on_budget(scope: str, remaining: float, budget: float, crossed: bool) -> None:
+        metrics.budget_remaining.labels(scope).set(remaining)
+        if crossed:
+            metrics.budget_alerts.labels(scope).inc()
+
+    limiter.on_budget = on_budget
+    return limiter
+
+
 def _lifespan(settings: LlmProxySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +94,7 @@ def _lifespan(settings: LlmProxySettings) -> Lifespan:
         if ledger is not None:
             await ledger.start()
         app.state.ledger = ledger
-        limiter = Limiter(redis, settings.redis_prefix, config.limits) if redis else None
+        limiter = _limiter(redis, settings, config, metrics) if redis else None
 
         def apply(new: ProxyConfig) -> None:
             llm.apply(new)

@@ -8,16 +8,22 @@ every replica because the counters live in Redis.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from codelab_llm_proxy.errors import BudgetExceeded, RateLimited
 
 _WINDOW = 60
+log = logging.getLogger(__name__)
+# (scope, remaining USD, budget USD, crossed the soft alert threshold just now)
+BudgetObserver = Callable[[str, float, float, bool], None]
 
 
 class CallerLimits(BaseModel):
@@ -29,6 +35,18 @@ class CallerLimits(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     budget_usd: float | None = Field(default=None, ge=0)
     period: Literal["day", "month"] = "day"
+    # Soft alert: a warning log line and a metric once spend crosses this share of the budget.
+    alert_at: float | None = Field(default=None, gt=0, le=1)
+
+
+class TeamBudget(BaseModel):
+    """A spend budget shared by every caller mapped to the team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_usd: float = Field(ge=0)
+    period: Literal["day", "month"] = "month"
+    alert_at: float | None = Field(default=None, gt=0, le=1)
 
 
 class LimitsConfig(BaseModel):
@@ -38,9 +56,40 @@ class LimitsConfig(BaseModel):
 
     default: CallerLimits = Field(default_factory=CallerLimits)
     callers: dict[str, CallerLimits] = Field(default_factory=dict)
+    teams: dict[str, TeamBudget] = Field(default_factory=dict)
+    team_of: dict[str, str] = Field(default_factory=dict, description="caller (sub) -> team")
+
+    @model_validator(mode="after")
+    def _known_teams(self) -> LimitsConfig:
+        unknown = sorted(set(self.team_of.values()) - set(self.teams))
+        if unknown:
+            raise ValueError(f"limits.team_of names teams without a budget: {unknown}")
+        return self
 
     def for_caller(self, caller: str) -> CallerLimits:
         return self.callers.get(caller, self.default)
+
+    def budgets(self, caller: str) -> list[Budget]:
+        """The spend budgets a caller's calls count against: its own, then its team's."""
+        found: list[Budget] = []
+        own = self.for_caller(caller)
+        if own.budget_usd is not None:
+            found.append(Budget(f"caller:{caller}", own.budget_usd, own.period, own.alert_at))
+        team = self.team_of.get(caller)
+        if team is not None:
+            shared = self.teams[team]
+            found.append(Budget(f"team:{team}", shared.budget_usd, shared.period, shared.alert_at))
+        return found
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One budget to check and charge: ``scope`` is ``caller:<sub>`` or ``team:<name>``."""
+
+    scope: str
+    usd: float
+    period: str
+    alert_at: float | None
 
 
 class Limiter:
@@ -58,6 +107,7 @@ class Limiter:
         self.config = config
         # Only limited deployments are counted: no Redis round trip for the others.
         self._deployment_tpm = deployment_tpm or {}
+        self.on_budget: BudgetObserver | None = None
 
     def configure(self, config: LimitsConfig, deployment_tpm: dict[str, int]) -> None:
         self.config, self._deployment_tpm = config, deployment_tpm
@@ -93,13 +143,28 @@ class Limiter:
     async def admit_caller(self, caller: str) -> None:
         limits = self.config.for_caller(caller)
         await self.admit(f"caller:{caller}", limits.rpm, limits.tpm)
-        if limits.budget_usd is not None:
-            spent = float(await self._redis.get(self._budget_key(caller, limits.period)) or 0)
-            if spent >= limits.budget_usd:
+        for budget in self.config.budgets(caller):
+            spent = float(await self._redis.get(self._budget_key(budget)) or 0)
+            self._observe(budget, spent, crossed=False)
+            if spent >= budget.usd:
+                whose = "team " + budget.scope[5:] if budget.scope.startswith("team:") else "your"
                 raise BudgetExceeded(
-                    f"budget of ${limits.budget_usd:g} per {limits.period} is spent "
-                    f"(${spent:.4f}); it resets at the start of the next {limits.period}"
+                    f"{whose} budget of ${budget.usd:g} per {budget.period} is spent "
+                    f"(${spent:.4f}); it resets at the start of the next {budget.period}"
                 )
+
+    def _observe(self, budget: Budget, spent: float, *, crossed: bool) -> None:
+        if crossed:
+            log.warning(
+                "budget alert: %s has spent $%.4f of $%g per %s (alert at %g%%)",
+                budget.scope,
+                spent,
+                budget.usd,
+                budget.period,
+                (budget.alert_at or 0) * 100,
+            )
+        if self.on_budget is not None:
+            self.on_budget(budget.scope, max(budget.usd - spent, 0.0), budget.usd, crossed)
 
     async def account(self, caller: str, deployment: str | None, tokens: int, cost: float) -> None:
         """After a call: tokens into the TPM windows, cost into the budget."""
@@ -108,14 +173,20 @@ class Limiter:
             await self._window(f"caller:{caller}:tpm", tokens)
         if tokens and deployment in self._deployment_tpm:
             await self._window(f"deployment:{deployment}:tpm", tokens)
-        if cost and limits.budget_usd is not None:
-            key = self._budget_key(caller, limits.period)
+        for budget in self.config.budgets(caller) if cost else []:
+            key = self._budget_key(budget)
             pipe = self._redis.pipeline(transaction=False)
             pipe.incrbyfloat(key, cost)
             pipe.expire(key, 32 * 86400)
-            await pipe.execute()
+            spent = float((await pipe.execute())[0])
+            # INCRBYFLOAT is atomic, so exactly one call (on any replica) sees the crossing.
+            line = budget.usd * budget.alert_at if budget.alert_at is not None else None
+            crossed = line is not None and spent - cost < line <= spent
+            self._observe(budget, spent, crossed=crossed)
 
-    def _budget_key(self, caller: str, period: str) -> str:
+    def _budget_key(self, budget: Budget) -> str:
         now = datetime.now(UTC)
-        stamp = now.strftime("%Y-%m-%d") if period == "day" else now.strftime("%Y-%m")
-        return f"{self._prefix}budget:{caller}:{stamp}"
+        stamp = now.strftime("%Y-%m-%d") if budget.period == "day" else now.strftime("%Y-%m")
+        # Callers keep their pre-team key (budget:<sub>:...) so running spend carries over.
+        scope = budget.scope.removeprefix("caller:")
+        return f"{self._prefix}budget:{scope}:{stamp}"

@@ -54,6 +54,18 @@ class LlmMetrics:
             ["deployment"],
             registry=registry,
         )
+        self.budget_remaining = Gauge(
+            "codelab_llm_budget_remaining_usd",
+            "USD left in the current period of a budget; scope is caller:<sub> or team:<name>",
+            ["scope"],
+            registry=registry,
+        )
+        self.budget_alerts = Counter(
+            "codelab_llm_budget_alerts",
+            "Times a budget's spend crossed its soft alert threshold (limits alert_at)",
+            ["scope"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "codelab_llm_request_duration_seconds",
             "Time from request to the last byte of the answer",
