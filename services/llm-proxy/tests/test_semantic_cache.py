@@ -1,4 +1,4 @@
-"""The semantic cache in Qdrant (local, in memory): paraphrases hit, other questions and
+"""The semantic cache in Qdrant (local mode under data_dir): paraphrases hit, other questions and
 other agents (system prompt, tools) or callers miss; streams replay; admin invalidation."""
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ def semantic_proxy(
     path = tmp_path_factory.mktemp("semantic") / "m.yaml"
     settings = {
         "semantic_cache_embedding_model": "bow",
-        "semantic_cache_path": ":memory:",
         "semantic_cache_threshold": 0.9,
     }
     with serve_proxy(issuer, jwks_server, path, document, **settings) as proxy:

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from codelab_llm_proxy.adapters.fast_path import FastPath
 from codelab_llm_proxy.adapters.litellm_router import LitellmPath
+from codelab_llm_proxy.adapters.local_embed import LocalEmbedder
 from codelab_llm_proxy.config import Deployment, ProxyConfig
 from codelab_llm_proxy.routing.breaker import Breaker
 from codelab_llm_proxy.routing.engine import Engine, Limits, Routed
@@ -40,6 +41,7 @@ class LlmBackend:
             timeout=self.limits.attempt_timeout, max_connections=settings.max_connections
         )
         self.lite = LitellmPath(timeout=self.limits.attempt_timeout)
+        self.local = LocalEmbedder()
         self._warm_litellm(config)
         self.breaker = Breaker(redis, settings.redis_prefix, config.router.breaker)
         self.engine = Engine(config, self.breaker, Health(), self.limits)
@@ -78,6 +80,8 @@ class LlmBackend:
 
     async def embed(self, model: str, params: dict[str, Any]) -> Routed[dict[str, Any]]:
         async def call(deployment: Deployment, budget: float) -> dict[str, Any]:
+            if deployment.provider == "local":
+                return await self.local.embed(deployment, params)
             if deployment.uses_fast_path:
                 return await self.fast.embed(deployment, params)
             return await self.lite.embed(deployment, params)
