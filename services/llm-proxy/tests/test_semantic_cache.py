@@ -3,17 +3,23 @@ other agents (system prompt, tools) or callers miss; streams replay; admin inval
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from qdrant_client import AsyncQdrantClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from codelab_llm_proxy.semantic_cache import _PURGE_EVERY, SemanticCache
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
 
@@ -173,3 +179,34 @@ def test_streams_are_replayed_and_admin_invalidation_drops_entries(
     after = ask(semantic_proxy, "s4", "What is the weather in Oslo?", stream=True)
     assert after.headers["x-codelab-cache"] == "miss"
     assert "rainy" in after.text
+
+
+def test_a_failing_embedder_costs_the_lookup_not_the_answer(
+    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    document = {"model_list": [deployment("coder", provider.base_url), deployment("bow", dead)]}
+    settings = {"semantic_cache_embedding_model": "bow"}
+    provider.set_script("s5", [Reply.text("still answered")])
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+        response = ask(proxy, "s5", "How do I reverse a list in Python?")
+    assert content(response) == "still answered"
+
+
+async def test_expired_entries_are_hidden_and_purged() -> None:
+    async def embed(text: str) -> list[float]:
+        return bag_of_words(text)
+
+    client = AsyncQdrantClient(location=":memory:")
+    cache = SemanticCache(client, "purge", embed, threshold=0.9, ttl=0.05)
+    vector = await cache.embed("reverse a list in python")
+    for _ in range(_PURGE_EVERY - 1):
+        await cache.put("ns", "coder", "scope", "json", vector, json.dumps({"id": "x"}))
+    assert await cache.get_json("ns", "coder", "scope", vector) == {"id": "x"}
+    await asyncio.sleep(0.1)
+    assert await cache.get_json("ns", "coder", "scope", vector) is None
+    await cache.put("ns", "coder", "scope", "json", vector, json.dumps({"id": "y"}))
+    assert await cache.count() == 1  # only the fresh entry is left
+    await cache.aclose()

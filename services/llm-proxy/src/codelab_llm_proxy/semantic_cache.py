@@ -20,6 +20,9 @@ from qdrant_client import AsyncQdrantClient, models
 from codelab_llm_proxy.streams import Frame, frame_from_event
 
 Embed = Callable[[str], Awaitable[list[float]]]
+# Expired entries are hidden by the lookup filter at once, and deleted every this many writes
+# so the collection (in local mode: this process's memory) does not grow without bound.
+_PURGE_EVERY = 200
 _DELIVERY = {"stream", "stream_options", "user", "cache", "messages"}
 
 
@@ -59,6 +62,7 @@ class SemanticCache:
         self.threshold = threshold
         self._ttl = ttl
         self._ready = False
+        self._writes = 0
 
     async def _ensure(self, size: int) -> None:
         if self._ready:
@@ -136,6 +140,18 @@ class SemanticCache:
         }
         point = models.PointStruct(id=str(uuid.uuid4()), vector=vector, payload=payload)
         await self._client.upsert(self._collection, points=[point])
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            await self.purge_expired()
+
+    async def purge_expired(self) -> None:
+        expired = models.FieldCondition(
+            key="created", range=models.Range(lt=time.time() - self._ttl)
+        )
+        await self._client.delete(
+            self._collection,
+            points_selector=models.FilterSelector(filter=models.Filter(must=[expired])),
+        )
 
     async def put_frames(
         self, namespace: str, model: str, scope: str, vector: list[float], frames: list[Frame]

@@ -125,7 +125,7 @@ async def chat_completions(
     record.stream = body.stream
     params = body.provider_params()
     plan = cache_plan(request, caller.sub, body.model, params, body.cache)
-    semantic = await semantic_plan(request, caller.sub, body.model, params, body.cache)
+    semantic = semantic_plan(request, caller.sub, body.model, params, body.cache)
     try:
         if not body.stream:
             result, headers = await _complete(body, llm, record, plan, semantic)

@@ -27,40 +27,57 @@ class SemanticPlan:
     namespace: str
     model: str
     scope: str
-    vector: list[float]
+    text: str
     read: bool
     metrics: LlmMetrics
+    _vector: list[float] | None = None
+    _failed: bool = False
+
+    async def vector(self) -> list[float] | None:
+        """The embedded last user turn, computed once and only when needed (not on exact hits)."""
+        if self._vector is None and not self._failed:
+            try:
+                self._vector = await self.cache.embed(self.text)
+            except (CodelabError, KeyError, IndexError, TypeError, ValueError) as exc:
+                # The answer matters more than the cache: a failing embedder costs the lookup.
+                log.warning("semantic cache: embedding failed, skipping it: %s", exc)
+                self._failed = True
+        return self._vector
 
     def _count(self, hit: bool) -> None:
         self.metrics.semantic_cache.labels(self.model, "hit" if hit else "miss").inc()
 
     async def get_json(self) -> dict[str, Any] | None:
-        if not self.read:
+        vector = await self.vector() if self.read else None
+        if vector is None:
             return None
-        found = await self.cache.get_json(self.namespace, self.model, self.scope, self.vector)
+        found = await self.cache.get_json(self.namespace, self.model, self.scope, vector)
         self._count(found is not None)
         return found
 
     async def get_frames(self) -> list[Frame] | None:
-        if not self.read:
+        vector = await self.vector() if self.read else None
+        if vector is None:
             return None
-        found = await self.cache.get_frames(self.namespace, self.model, self.scope, self.vector)
+        found = await self.cache.get_frames(self.namespace, self.model, self.scope, vector)
         self._count(found is not None)
         return found
 
     async def put_json(self, body: dict[str, Any]) -> None:
-        await self.cache.put(
-            self.namespace, self.model, self.scope, "json", self.vector, json.dumps(body)
-        )
+        if (vector := await self.vector()) is not None:
+            await self.cache.put(
+                self.namespace, self.model, self.scope, "json", vector, json.dumps(body)
+            )
 
     async def put_frames(self, frames: list[Frame]) -> None:
-        await self.cache.put_frames(self.namespace, self.model, self.scope, self.vector, frames)
+        if (vector := await self.vector()) is not None:
+            await self.cache.put_frames(self.namespace, self.model, self.scope, vector, frames)
 
 
-async def semantic_plan(
+def semantic_plan(
     request: Request, namespace: str, model: str, params: dict[str, Any], explicit: bool | None
 ) -> SemanticPlan | None:
-    """None without a semantic cache, for non-cacheable requests, or when embedding fails."""
+    """None without a semantic cache, or for requests it must not answer."""
     cache: SemanticCache | None = getattr(request.app.state, "semantic_cache", None)
     if cache is None:
         return None
@@ -76,13 +93,5 @@ async def semantic_plan(
     if query is None:
         return None
     text, scope = query
-    try:
-        vector = await cache.embed(text)
-    except (CodelabError, KeyError, IndexError, TypeError, ValueError) as exc:
-        # The answer matters more than the cache: a failing embedder only costs the lookup.
-        log.warning("semantic cache: embedding failed, skipping lookup: %s", exc)
-        return None
     metrics: LlmMetrics = request.app.state.llm_metrics
-    return SemanticPlan(
-        cache, namespace, model, scope, vector, "no-cache" not in directives, metrics
-    )
+    return SemanticPlan(cache, namespace, model, scope, text, "no-cache" not in directives, metrics)
