@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -46,27 +46,6 @@ def _normalize(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
-def proof_target(proof: str | None, candidates: list[str]) -> str:
-    """Which of a server's own URLs the proof names (``htu``); the first one if none.
-
-    A server reachable under several names (``localhost`` and ``127.0.0.1``, an internal and
-    a public host) lists them all; a proof made for any other URL still fails verification.
-    Reading ``htu`` before verifying only picks the candidate: nothing is trusted from it.
-    """
-    if proof:
-        try:
-            payload = proof.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        except (IndexError, ValueError):
-            claims = None
-        htu = claims.get("htu") if isinstance(claims, dict) else None
-        if isinstance(htu, str):
-            for candidate in candidates:
-                if _normalize(candidate) == _normalize(htu):
-                    return candidate
-    return candidates[0]
-
-
 class ReplayCache:
     """Proof ``jti`` values seen within the acceptance window (bounded, in-process)."""
 
@@ -94,7 +73,20 @@ class DpopVerifier:
         self._leeway = leeway
         self._replays = ReplayCache(max_age + leeway)
 
-    def verify(self, proof: str, *, method: str, url: str, access_token: str | None = None) -> str:
+    def verify(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str | Sequence[str],
+        access_token: str | None = None,
+    ) -> str:
+        """Check ``proof`` for this request; ``url`` may list every name the server has.
+
+        A server reachable under several names (``localhost`` and ``127.0.0.1``, an internal
+        and a public host) accepts a proof whose ``htu`` is any of them, and nothing else.
+        """
+        targets = {_normalize(u) for u in ([url] if isinstance(url, str) else url)}
         try:
             header = jws.extract_compact(proof.encode("ascii")).headers()  # unverified: the key
             if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGORITHMS:
@@ -109,7 +101,7 @@ class DpopVerifier:
         now = time.time()
         if claims.get("htm") != method.upper():
             raise InvalidDpopProof("the proof is for another HTTP method")
-        if not isinstance(claims.get("htu"), str) or _normalize(claims["htu"]) != _normalize(url):
+        if not isinstance(claims.get("htu"), str) or _normalize(claims["htu"]) not in targets:
             raise InvalidDpopProof("the proof is for another URL")
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or not (

@@ -12,7 +12,7 @@ import base64
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -160,7 +160,13 @@ class JwtVerifier:
         return claims
 
     async def verify_dpop(
-        self, token: str, proof: str, *, method: str, url: str, dpop: DpopVerifier
+        self,
+        token: str,
+        proof: str,
+        *,
+        method: str,
+        url: str | Sequence[str],
+        dpop: DpopVerifier,
     ) -> AccessTokenClaims:
         """Verify a DPoP-bound token and the request's proof (RFC 9449 §7.1)."""
         claims = await self._verify(token)

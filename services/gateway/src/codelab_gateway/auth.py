@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from codelab_common.dpop import DpopVerifier, InvalidDpopProof
 from codelab_common.errors import ServiceUnavailable
 from codelab_common.jwt import AccessTokenClaims, InvalidToken, JwtVerifier, bearer_from_header
@@ -48,7 +50,13 @@ class Authenticator:
         self._dpop = DpopVerifier()  # proof jti replay cache: per replica
 
     async def authenticate_dpop(
-        self, token: str, proof: str | None, *, method: str, url: str, transport: str
+        self,
+        token: str,
+        proof: str | None,
+        *,
+        method: str,
+        url: str | Sequence[str],
+        transport: str,
     ) -> AccessTokenClaims:
         """Claims of a DPoP-bound token presented with a valid proof for this request."""
         failures = self._metrics.auth_failures

@@ -9,7 +9,6 @@ import logging
 from fastapi import APIRouter, WebSocket
 
 from codelab_common.app import problem_response
-from codelab_common.dpop import proof_target
 from codelab_common.errors import CodelabError
 from codelab_common.protocol import CloseCode
 from codelab_gateway.auth import dpop_token, token_from_request
@@ -63,10 +62,9 @@ async def acp_socket(websocket: WebSocket) -> None:
     )
     try:
         if (bound := dpop_token(authorization)) is not None:
-            proof = websocket.headers.get("dpop")
             urls = [f"{base}{websocket.url.path}" for base in settings.public_urls]
             claims = await state.authenticator.authenticate_dpop(
-                bound, proof, method="GET", url=proof_target(proof, urls), transport="acp"
+                bound, websocket.headers.get("dpop"), method="GET", url=urls, transport="acp"
             )
         else:
             claims = await state.authenticator.authenticate(token, transport="acp")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from codelab_common.dpop import proof_target
 from codelab_common.jwt import AccessTokenClaims
 from codelab_gateway.auth import dpop_token, token_from_request
 from codelab_gateway.state import GatewayState
@@ -34,7 +33,7 @@ async def get_claims(
     if (bound := dpop_token(authorization)) is not None:
         urls = [f"{base}{request.url.path}" for base in state.settings.public_urls]
         return await state.authenticator.authenticate_dpop(
-            bound, dpop, method=request.method, url=proof_target(dpop, urls), transport="sse"
+            bound, dpop, method=request.method, url=urls, transport="sse"
         )
     token = token_from_request(authorization, None, allow_query=False)
     return await state.authenticator.authenticate(token, transport="sse")
