@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -124,18 +125,13 @@ class Mesh:
         result = subprocess.run(
             [cli, *args],
             input=stdin,
-            env={**self._base_env(), **self.auth_env()},
+            env={**os.environ, **self.config.extra_env, **self.auth_env()},
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
             raise ProcessFailed(f"codelab-auth {args[0]} failed:\n{result.stdout}\n{result.stderr}")
-
-    def _base_env(self) -> dict[str, str]:
-        import os
-
-        return {**os.environ, **self.config.extra_env}
 
     def prepare(self) -> None:
         """Create dirs, migrate auth's database, register the runtime's client credentials."""
@@ -153,6 +149,9 @@ class Mesh:
 
     def plan(self) -> None:
         c = self.config
+        # Extra processes (the model provider) are back-end dependencies: first up, last down.
+        for proc in self._extra:
+            self.processes[proc.name] = proc
         self._service(
             "auth", _uvicorn("codelab_auth.app", c.host, c.auth_port), self.auth_env(),
             f"{c.auth_url}/readyz",
@@ -177,8 +176,6 @@ class Mesh:
             "nginx", [nginx.nginx_binary(), "-c", str(conf), "-p", str(conf.parent)], {},
             f"http://{c.host}:{c.nginx_port}/auth/.well-known/openid-configuration",
         )  # fmt: skip
-        for proc in self._extra:
-            self.processes[proc.name] = proc
 
     def start(self, timeout: float = 120.0) -> None:
         self.prepare()
