@@ -42,7 +42,7 @@ async def approve(app: Any, user_code: str, decision: str = "allow") -> httpx.Re
     async with browser_for(app) as browser:
         page = await browser.get("/oauth/device", params={"user_code": user_code.lower()})
         assert page.status_code == 200, page.text
-        assert "codelab-cli" in page.text or "CodeLab" in page.text
+        assert "<strong>codelab-cli</strong>" in page.text  # which client asks, by name
         data = {
             **parse_form(page.text).fields,
             "username": "alice",
