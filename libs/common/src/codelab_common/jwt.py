@@ -132,13 +132,17 @@ class JwtVerifier:
         self._kids = {str(k.get("kid")) for k in document.get("keys", []) if k.get("kid")}
         self._fetched_at = time.monotonic()
 
+    def _needs_fetch(self, kid: str) -> bool:
+        age = time.monotonic() - self._fetched_at
+        stale = self._keys is None or age > self._cache_ttl
+        return stale or (kid not in self._kids and age > self._min_refetch_interval)
+
     async def _key_set_for(self, kid: str) -> KeySet:
-        async with self._lock:
-            age = time.monotonic() - self._fetched_at
-            stale = self._keys is None or age > self._cache_ttl
-            unknown = kid not in self._kids and age > self._min_refetch_interval
-            if stale or unknown:
-                await self._fetch()
+        # The lock is only for refetching: a fresh cache is read without queueing requests.
+        if self._needs_fetch(kid):
+            async with self._lock:
+                if self._needs_fetch(kid):  # another request may have fetched meanwhile
+                    await self._fetch()
         if self._keys is None or kid not in self._kids:
             raise InvalidToken("token was signed with an unknown key")
         return self._keys

@@ -10,6 +10,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 session_id_var: ContextVar[str | None] = ContextVar("session_id", default=None)
@@ -48,10 +50,6 @@ def redact(text: str) -> str:
 
 
 def _trace_id() -> str | None:
-    try:
-        from opentelemetry import trace
-    except ImportError:  # pragma: no cover - opentelemetry is a dependency of common
-        return None
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
