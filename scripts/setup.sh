@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_tests=0; want_model=0
+want_tests=0; want_model=0; pg_installed=0
 for arg in "$@"; do
   case "$arg" in
     --tests) want_tests=1 ;;
@@ -29,12 +29,18 @@ apt_install() {
 
 if ! command -v uv >/dev/null 2>&1; then
   log "installing uv"
-  python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  # Debian's own python3 refuses pip installs (PEP 668) unless told; uv is a standalone tool.
+  python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages uv
 fi
 command -v nginx >/dev/null 2>&1 || apt_install nginx-light
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 if [ "$want_tests" -eq 1 ]; then
-  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt_install postgresql
+    pg_installed=1
+  fi
   # Validators for deploy/: compose files (no engine needed) and Prometheus config/rules.
   command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
   command -v promtool >/dev/null 2>&1 || apt_install prometheus
@@ -54,6 +60,17 @@ if [ "$want_tests" -eq 1 ] && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; 
   version="$(ls /etc/postgresql | sort -V | tail -1)"
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   for _ in $(seq 100); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+fi
+if [ "$want_tests" -eq 1 ] && [ "$pg_installed" -eq 1 ]; then
+  # A cluster we just created for the tests: let them connect as postgres over loopback
+  # without a password, as the machines this project is developed on are set up.
+  version="$(ls /etc/postgresql | sort -V | tail -1)"
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! grep -q "codelab-tests" "$hba"; then
+    log "allowing loopback connections as postgres for the test suite ($hba)"
+    $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust  # codelab-tests' "$hba"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload || true
+  fi
 fi
 
 log "syncing the workspace (uv.lock)"
