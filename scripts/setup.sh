@@ -77,6 +77,8 @@ log "syncing the workspace (uv.lock)"
 uv sync --all-packages --frozen --quiet
 
 if [ "$want_model" -eq 1 ]; then
+  # The llama.cpp wheel links the system OpenMP runtime, absent from minimal images.
+  ldconfig -p 2>/dev/null | grep -q libgomp.so.1 || apt_install libgomp1
   bash scripts/local_model/install.sh
 fi
 log "ready"
