@@ -348,6 +348,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rates", default="10,30,100,300")
+    parser.add_argument(
+        "--only", default="", help="comma-separated target names (default: all; direct always)"
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     issuer = TestIssuer()
@@ -361,7 +364,10 @@ def main() -> None:
         processes: list[Any] = []
         try:
             targets = start_all(Path(tmp), issuer, f"{jw.url}/.well-known/jwks.json", processes)
+            wanted = {"direct", *args.only.split(",")} if args.only else None
             for target in targets:
+                if wanted is not None and target.name not in wanted:
+                    continue
                 print(f"[bench] {target.name} ...", file=sys.stderr, flush=True)
                 results[target.name] = asyncio.run(measure(target, rates, args.seconds))
                 if target.name == "ours-fast-path":
