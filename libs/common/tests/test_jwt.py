@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -270,3 +271,67 @@ async def test_dpop_bound_token_needs_its_proof(verifier: JwtVerifier, issuer: T
     unbound = issuer.token()
     with pytest.raises(InvalidToken, match="not bound"):
         await verifier.verify_dpop(unbound, proof(unbound, key), method="GET", url=url, dpop=dpop)
+
+
+class _DecodeCounter:
+    """Counts signature checks (joserfc's ``jwt.decode``) made by the verifier."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = jwt.decode
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(jwt, "decode", counting)
+
+
+async def test_a_verified_token_is_not_checked_again(
+    verifier: JwtVerifier, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = _DecodeCounter(monkeypatch)
+    token = issuer.token(sub="alice")
+    first, second = await verifier.verify(token), await verifier.verify(token)
+    assert first.sub == second.sub == "alice"
+    assert counter.calls == 1
+    # A token differing by one byte is a different token: checked, and refused.
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
+    assert counter.calls == 2
+
+
+async def test_remembered_tokens_are_bounded(
+    verifier: JwtVerifier, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codelab_common.jwt as module
+
+    monkeypatch.setattr(module, "VERIFIED_CACHE_SIZE", 1)
+    counter = _DecodeCounter(monkeypatch)
+    first, second = issuer.token(sub="a"), issuer.token(sub="b")
+    for token in (first, second, first, second):
+        await verifier.verify(token)
+    assert counter.calls == 4
+
+
+async def test_a_remembered_token_still_expires(
+    verifier: JwtVerifier, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = issuer.token(ttl=60)
+    await verifier.verify(token)
+    later = time.time() + 60 + 31  # past exp and the 30 s leeway
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_dies_with_its_key(
+    verifier: JwtVerifier, server: JwksServer, issuer: TestIssuer
+) -> None:
+    old_token = issuer.token()
+    await verifier.verify(old_token)
+    rotated = TestIssuer(issuer=issuer.issuer)
+    server.issuers = [rotated]  # the old key is withdrawn from the JWKS
+    await verifier.verify(rotated.token())  # unknown kid: the verifier refetches
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.verify(old_token)

@@ -3,6 +3,10 @@
 Resource servers (gateway, llm-proxy) verify tokens locally: the JWKS is fetched
 once, cached, and refetched when a token names a ``kid`` we do not know — at most
 once per ``min_refetch_interval`` so a flood of made-up kids cannot hammer auth.
+
+A token that verified is remembered (exact bytes → claims) until it expires or its key
+leaves the key set: a client sends the same token on every call, and the RSA check was
+the largest single cost of a proxied LLM request. Revocation is still asked every time.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import base64
 import hmac
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -30,6 +35,8 @@ ALLOWED_ALGORITHMS = ["RS256"]
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # Headers that would let a token choose its own verification key.
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+# Verified tokens remembered per process (least recently used dropped first).
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Unauthorized):
@@ -119,6 +126,8 @@ class JwtVerifier:
         self._kids: set[str] = set()
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        # token -> (claims, kid) of tokens whose signature and claims checked out.
+        self._verified: OrderedDict[str, tuple[AccessTokenClaims, str]] = OrderedDict()
 
     async def _fetch(self) -> None:
         try:
@@ -180,6 +189,32 @@ class JwtVerifier:
         return claims
 
     async def _verify(self, token: str) -> AccessTokenClaims:
+        claims = self._remembered(token)
+        if claims is None:
+            claims = await self._verify_signed(token)
+        if self._is_revoked is not None and await self._is_revoked(claims.jti):
+            raise InvalidToken("token was revoked")
+        return claims
+
+    def _remembered(self, token: str) -> AccessTokenClaims | None:
+        """The claims of ``token`` if it verified before and nothing has changed since."""
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        claims, kid = entry
+        if time.time() > claims.exp + self._leeway or kid not in self._kids:
+            # Expired or its key was withdrawn: the full check gives the precise error.
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return claims
+
+    def _remember(self, token: str, claims: AccessTokenClaims, kid: str) -> None:
+        self._verified[token] = (claims, kid)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+
+    async def _verify_signed(self, token: str) -> AccessTokenClaims:
         header = _unverified_header(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise InvalidToken("token algorithm is not allowed")
@@ -212,8 +247,7 @@ class JwtVerifier:
             claims = AccessTokenClaims.model_validate(decoded.claims)
         except ValidationError as exc:
             raise InvalidToken("token claims are incomplete") from exc
-        if self._is_revoked is not None and await self._is_revoked(claims.jti):
-            raise InvalidToken("token was revoked")
+        self._remember(token, claims, kid)
         return claims
 
 
