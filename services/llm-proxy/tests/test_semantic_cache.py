@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from codelab_llm_proxy.semantic_cache import _PURGE_EVERY, SemanticCache
+from codelab_llm_proxy.usage import CallRecord
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
 
@@ -195,13 +196,52 @@ def test_a_failing_embedder_costs_the_lookup_not_the_answer(
     assert content(response) == "still answered"
 
 
+def test_the_cache_lookup_embedding_is_in_the_callers_ledger(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    embedder: ServerThread,
+    tmp_path: Path,
+) -> None:
+    document = {
+        "model_list": [
+            deployment("coder", provider.base_url),
+            deployment("bow", f"{embedder.url}/v1"),
+        ]
+    }
+    settings = {"semantic_cache_embedding_model": "bow", "ledger_enabled": True}
+    provider.set_script("s6", [Reply.text("reversed")])
+    session = {"x-codelab-session": "sess-6", "x-codelab-agent": "coder"}
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+        ask(proxy, "s6", "How do I reverse a list in Python?", headers=session)
+        again = ask(proxy, "s6", "In Python, how can I reverse a list?", headers=session)
+        assert again.headers["x-codelab-cache"] == "semantic-hit"
+        usage = httpx.get(
+            f"{proxy.base_url}/usage", params={"group_by": "none"}, headers=proxy.headers()
+        )
+    rows = sorted(usage.json()["data"], key=lambda row: row["id"])
+    kinds = [(row["kind"], row["model"], row["cache"]) for row in rows]
+    # One embedding per request (miss, then hit), one chat call, one cached answer.
+    assert kinds == [
+        ("cache-embedding", "bow", None),
+        ("chat", "coder", None),
+        ("cache-embedding", "bow", None),
+        ("chat", "coder", "semantic-hit"),
+    ]
+    for row in rows:
+        assert (row["session"], row["agent"], row["outcome"]) == ("sess-6", "coder", "ok")
+    embeddings = [row for row in rows if row["kind"] == "cache-embedding"]
+    assert [row["prompt_tokens"] for row in embeddings] == [1, 1]  # the embedder's usage
+    assert {row["deployment"] for row in embeddings} == {"bow#1"}
+
+
 async def test_expired_entries_are_hidden_and_purged() -> None:
-    async def embed(text: str) -> list[float]:
+    async def embed(text: str, record: CallRecord) -> list[float]:
         return bag_of_words(text)
 
     client = AsyncQdrantClient(location=":memory:")
-    cache = SemanticCache(client, "purge", embed, threshold=0.9, ttl=0.05)
-    vector = await cache.embed("reverse a list in python")
+    cache = SemanticCache(client, "purge", embed, threshold=0.9, ttl=0.05, embedding_model="bow")
+    vector = bag_of_words("reverse a list in python")
     for _ in range(_PURGE_EVERY - 1):
         await cache.put("ns", "coder", "scope", "json", vector, json.dumps({"id": "x"}))
     assert await cache.get_json("ns", "coder", "scope", vector) == {"id": "x"}

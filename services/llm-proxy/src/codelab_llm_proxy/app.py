@@ -33,6 +33,7 @@ from codelab_llm_proxy.reload import ConfigReloader
 from codelab_llm_proxy.semantic_cache import SemanticCache
 from codelab_llm_proxy.settings import LlmProxySettings
 from codelab_llm_proxy.tracing import default_tracer
+from codelab_llm_proxy.usage import CallRecord
 
 SERVICE = "llm-proxy"
 
@@ -51,9 +52,11 @@ def _semantic_cache(settings: LlmProxySettings, llm: LlmBackend) -> SemanticCach
             else AsyncQdrantClient(path=path)
         )
 
-    async def embed(text: str) -> list[float]:
+    async def embed(text: str, record: CallRecord) -> list[float]:
         # In-process through our own routing, so the embedder gets failover and breakers too.
         routed = await llm.embed(model, {"input": [text]})
+        record.bind(routed.deployment)
+        record.add_usage(routed.result.get("usage"))
         return [float(x) for x in routed.result["data"][0]["embedding"]]
 
     return SemanticCache(
@@ -62,6 +65,7 @@ def _semantic_cache(settings: LlmProxySettings, llm: LlmBackend) -> SemanticCach
         embed,
         settings.semantic_cache_threshold,
         settings.semantic_cache_ttl,
+        embedding_model=model,
     )
 
 

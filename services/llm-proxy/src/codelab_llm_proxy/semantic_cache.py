@@ -18,8 +18,10 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, models
 
 from codelab_llm_proxy.streams import Frame, frame_from_event
+from codelab_llm_proxy.usage import CallRecord
 
-Embed = Callable[[str], Awaitable[list[float]]]
+# (text, the record to bind the serving deployment and usage to) -> vector
+Embed = Callable[[str, CallRecord], Awaitable[list[float]]]
 # Expired entries are hidden by the lookup filter at once, and deleted every this many writes
 # so the collection (in local mode: this process's memory) does not grow without bound.
 _PURGE_EVERY = 200
@@ -54,8 +56,16 @@ class SemanticCache:
     """Nearest-neighbour lookups of answers within (namespace, model, scope, delivery kind)."""
 
     def __init__(
-        self, client: AsyncQdrantClient, collection: str, embed: Embed, threshold: float, ttl: float
+        self,
+        client: AsyncQdrantClient,
+        collection: str,
+        embed: Embed,
+        threshold: float,
+        ttl: float,
+        *,
+        embedding_model: str,
     ) -> None:
+        self.embedding_model = embedding_model
         self._client = client
         self._collection = collection
         self._embed = embed
@@ -108,8 +118,8 @@ class SemanticCache:
         )
         return dict(found.points[0].payload or {}) if found.points else None
 
-    async def embed(self, text: str) -> list[float]:
-        return await self._embed(text)
+    async def embed(self, text: str, record: CallRecord) -> list[float]:
+        return await self._embed(text, record)
 
     async def get_json(
         self, namespace: str, model: str, scope: str, vector: list[float]

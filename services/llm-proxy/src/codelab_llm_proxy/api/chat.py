@@ -9,9 +9,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
-from codelab_llm_proxy.accounting import Accountant
-from codelab_llm_proxy.adapters.cost_map import cost_usd
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
+from codelab_llm_proxy.api.records import new_record
 from codelab_llm_proxy.api.relay import CachePlan, cache_plan, relay
 from codelab_llm_proxy.api.semantic import SemanticPlan, semantic_plan
 from codelab_llm_proxy.backend import LlmBackend
@@ -19,7 +18,6 @@ from codelab_llm_proxy.errors import ProviderUnavailable
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.routing.engine import Routed
 from codelab_llm_proxy.streams import FrameStream, ReplayStream
-from codelab_llm_proxy.tracing import start_span
 from codelab_llm_proxy.usage import CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -49,22 +47,6 @@ class ChatCompletionRequest(BaseModel):
     @property
     def wants_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.get("include_usage"))
-
-
-async def new_record(request: Request, caller: Caller, model: str, kind: str) -> CallRecord:
-    """The call's record, once the caller is within its rate limits and budget."""
-    accountant: Accountant = request.app.state.accountant
-    await accountant.admit_caller(caller.sub)
-    return CallRecord(
-        model=model,
-        kind=kind,
-        caller=caller.sub,
-        session=request.headers.get("x-codelab-session"),
-        agent=request.headers.get("x-codelab-agent"),
-        coster=cost_usd,
-        sink=accountant.record,
-        span=start_span(request.app.state.tracer, kind, model),
-    )
 
 
 def routing_headers(routed: Routed[Any], model: str) -> dict[str, str]:
@@ -121,7 +103,7 @@ async def chat_completions(
     body: ChatCompletionRequest, request: Request, caller: Caller, llm: Backend, metrics: Metrics
 ) -> Response:
     require_model(llm, body.model)
-    record = await new_record(request, caller, body.model, "chat")
+    record = await new_record(request, caller.sub, body.model, "chat")
     record.stream = body.stream
     params = body.provider_params()
     plan = cache_plan(request, caller.sub, body.model, params, body.cache)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
-from codelab_llm_proxy.api.chat import new_record
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
+from codelab_llm_proxy.api.records import new_record
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -43,7 +43,7 @@ async def embeddings(
     body: EmbeddingRequest, request: Request, caller: Caller, llm: Backend, metrics: Metrics
 ) -> dict[str, Any]:
     require_model(llm, body.model)
-    record = await new_record(request, caller, body.model, "embeddings")
+    record = await new_record(request, caller.sub, body.model, "embeddings")
     try:
         routed = await llm.embed(body.model, body.model_dump(exclude={"model"}, exclude_none=True))
     except CodelabError as exc:

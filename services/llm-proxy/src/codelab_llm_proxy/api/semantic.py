@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
 from codelab_common.errors import CodelabError
+from codelab_llm_proxy.api.records import record_for
 from codelab_llm_proxy.cache import is_cacheable
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.semantic_cache import SemanticCache, semantic_query
 from codelab_llm_proxy.settings import LlmProxySettings
 from codelab_llm_proxy.streams import Frame
+from codelab_llm_proxy.usage import CallRecord
 
 log = logging.getLogger(__name__)
+KIND = "cache-embedding"
 
 
 @dataclass
@@ -30,18 +34,26 @@ class SemanticPlan:
     text: str
     read: bool
     metrics: LlmMetrics
+    # The ledger record of the embedding call (kind ``cache-embedding``): the cache's own
+    # cost is the caller's, and shows apart from the answers it saves.
+    new_record: Callable[[], CallRecord]
     _vector: list[float] | None = None
     _failed: bool = False
 
     async def vector(self) -> list[float] | None:
         """The embedded last user turn, computed once and only when needed (not on exact hits)."""
         if self._vector is None and not self._failed:
+            record = self.new_record()
             try:
-                self._vector = await self.cache.embed(self.text)
+                self._vector = await self.cache.embed(self.text, record)
             except (CodelabError, KeyError, IndexError, TypeError, ValueError) as exc:
                 # The answer matters more than the cache: a failing embedder costs the lookup.
                 log.warning("semantic cache: embedding failed, skipping it: %s", exc)
                 self._failed = True
+                code = exc.code if isinstance(exc, CodelabError) else "bad_embedding"
+                record.finish(self.metrics, "error", code)
+            else:
+                record.finish(self.metrics, "ok")
         return self._vector
 
     def _count(self, hit: bool) -> None:
@@ -94,4 +106,9 @@ def semantic_plan(
         return None
     text, scope = query
     metrics: LlmMetrics = request.app.state.llm_metrics
-    return SemanticPlan(cache, namespace, model, scope, text, "no-cache" not in directives, metrics)
+
+    def new_record() -> CallRecord:
+        return record_for(request, namespace, cache.embedding_model, KIND)
+
+    read = "no-cache" not in directives
+    return SemanticPlan(cache, namespace, model, scope, text, read, metrics, new_record)
