@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from qdrant_client import AsyncQdrantClient
 from redis.asyncio import Redis
 
 from codelab_common.app import Lifespan, create_service_app
@@ -30,10 +30,12 @@ from codelab_llm_proxy.ledger.store import UsageLedger, create_engine
 from codelab_llm_proxy.limits import Limiter
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.reload import ConfigReloader
-from codelab_llm_proxy.semantic_cache import SemanticCache
 from codelab_llm_proxy.settings import LlmProxySettings
 from codelab_llm_proxy.tracing import default_tracer
 from codelab_llm_proxy.usage import CallRecord
+
+if TYPE_CHECKING:
+    from codelab_llm_proxy.semantic_cache import SemanticCache
 
 SERVICE = "llm-proxy"
 
@@ -42,6 +44,12 @@ def _semantic_cache(settings: LlmProxySettings, llm: LlmBackend) -> SemanticCach
     model = settings.semantic_cache_embedding_model
     if not model:
         return None
+    # Imported here: the Qdrant client (with grpc and numpy) is ~55 MB of RSS that a proxy
+    # without a semantic cache should not carry.
+    from qdrant_client import AsyncQdrantClient
+
+    from codelab_llm_proxy.semantic_cache import SemanticCache
+
     if settings.semantic_cache_url:
         client = AsyncQdrantClient(url=settings.semantic_cache_url)
     else:

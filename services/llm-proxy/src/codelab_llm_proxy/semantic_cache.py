@@ -1,14 +1,13 @@
 """Semantic response cache in Qdrant: a paraphrase of an answered question gets its answer.
 
-The last user turn is embedded; everything else that shapes the answer (model, system
-prompt, tools, earlier turns, sampling parameters) is hashed into a *scope* that must match
-exactly, and the caller is the namespace. So a different agent, a different tool set or a
+The last user turn is embedded; everything else that shapes the answer is hashed into a
+*scope* (see :mod:`codelab_llm_proxy.semantic_scope`) that must match exactly, and the
+caller is the namespace. So a different agent, a different tool set or a
 different conversation never receives another's answer, whatever the similarity.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -25,31 +24,6 @@ Embed = Callable[[str, CallRecord], Awaitable[list[float]]]
 # Expired entries are hidden by the lookup filter at once, and deleted every this many writes
 # so the collection (in local mode: this process's memory) does not grow without bound.
 _PURGE_EVERY = 200
-_DELIVERY = {"stream", "stream_options", "user", "cache", "messages"}
-
-
-def _text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        texts = [p for p in parts if isinstance(p, str)]
-        return "\n".join(texts) if texts and len(texts) == len(content) else None
-    return None
-
-
-def semantic_query(model: str, params: dict[str, Any]) -> tuple[str, str] | None:
-    """(text to embed, scope hash), or None when the last turn is not a plain user text."""
-    messages: list[dict[str, Any]] = params.get("messages") or []
-    if not messages or messages[-1].get("role") != "user":
-        return None
-    text = _text(messages[-1].get("content"))
-    if not text or not text.strip():
-        return None
-    shaping = {k: v for k, v in params.items() if k not in _DELIVERY}
-    scope = {"model": model, "context": messages[:-1], "params": shaping}
-    canonical = json.dumps(scope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text, hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class SemanticCache:

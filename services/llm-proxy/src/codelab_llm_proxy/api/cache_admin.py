@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from codelab_common.errors import Forbidden, ServiceUnavailable
 from codelab_llm_proxy.api.deps import Caller
 from codelab_llm_proxy.cache import ExactCache
-from codelab_llm_proxy.semantic_cache import SemanticCache
 from codelab_llm_proxy.settings import LlmProxySettings
+
+if TYPE_CHECKING:  # the Qdrant client is imported only where a semantic cache is configured
+    from codelab_llm_proxy.semantic_cache import SemanticCache
 
 router = APIRouter(prefix="/v1/cache", tags=["cache"])
 Filter = Annotated[str | None, Query()]

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -14,10 +14,13 @@ from codelab_common.errors import CodelabError
 from codelab_llm_proxy.api.records import record_for
 from codelab_llm_proxy.cache import is_cacheable
 from codelab_llm_proxy.metrics import LlmMetrics
-from codelab_llm_proxy.semantic_cache import SemanticCache, semantic_query
+from codelab_llm_proxy.semantic_scope import semantic_query
 from codelab_llm_proxy.settings import LlmProxySettings
 from codelab_llm_proxy.streams import Frame
 from codelab_llm_proxy.usage import CallRecord
+
+if TYPE_CHECKING:  # the Qdrant client is imported only where a semantic cache is configured
+    from codelab_llm_proxy.semantic_cache import SemanticCache
 
 log = logging.getLogger(__name__)
 KIND = "cache-embedding"
