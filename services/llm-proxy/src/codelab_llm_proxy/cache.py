@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from codelab_llm_proxy.streams import Frame, frame_from_event
@@ -51,23 +52,25 @@ class ExactCache:
         raw = await self._redis.get(self._key(namespace, key, False))
         if raw is None:
             return None
-        body: dict[str, Any] = json.loads(raw)
+        body: dict[str, Any] = orjson.loads(raw)
         return body
 
     async def put_json(self, namespace: str, key: str, body: dict[str, Any]) -> None:
-        await self._redis.set(self._key(namespace, key, False), json.dumps(body), px=self._ttl_ms)
+        await self._redis.set(self._key(namespace, key, False), orjson.dumps(body), px=self._ttl_ms)
 
     async def get_frames(self, namespace: str, key: str) -> list[Frame] | None:
         raw = await self._redis.get(self._key(namespace, key, True))
         if raw is None:
             return None
-        events: list[str] = json.loads(raw)
+        events: list[str] = orjson.loads(raw)
         frames = [frame_from_event(e.encode(), None) for e in events]
         return [f for f in frames if f is not None]
 
     async def put_frames(self, namespace: str, key: str, frames: list[Frame]) -> None:
         events = [f.data.decode().rstrip("\n") for f in frames if not f.done]
-        await self._redis.set(self._key(namespace, key, True), json.dumps(events), px=self._ttl_ms)
+        await self._redis.set(
+            self._key(namespace, key, True), orjson.dumps(events), px=self._ttl_ms
+        )
 
     def _pattern(self, namespace: str | None, model: str | None, key: str | None) -> str:
         def part(value: str | None) -> str:

@@ -6,11 +6,12 @@ usage object, whether the chunk carries choices) is read from it.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = (b'"usage":null', b'"usage": null')
@@ -35,7 +36,7 @@ def without_null_usage(data: bytes) -> bytes:
 
 
 def dumps(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return orjson.dumps(payload)
 
 
 def frame_from_chunk(chunk: dict[str, Any]) -> Frame:
@@ -63,7 +64,7 @@ def frame_from_event(event: bytes, rename: tuple[bytes, bytes] | None) -> Frame 
         payload = payload.replace(rename[0], rename[1])
     usage = None
     if b'"usage"' in payload and not any(n in payload for n in _NULL_USAGE):
-        parsed = json.loads(payload).get("usage")
+        parsed = orjson.loads(payload).get("usage")
         usage = parsed if isinstance(parsed, dict) else None
     has_choices = not any(e in payload for e in _EMPTY_CHOICES)
     return Frame(data=b"data: " + payload + b"\n\n", usage=usage, has_choices=has_choices)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,13 @@ from codelab_llm_proxy.streams import FrameStream, ReplayStream
 from codelab_llm_proxy.usage import CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+class OrjsonResponse(JSONResponse):
+    """A JSON response rendered by orjson: several times faster than json on completions."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class ChatCompletionRequest(BaseModel):
@@ -113,7 +121,7 @@ async def chat_completions(
             result, headers = await _complete(body, llm, record, plan, semantic)
             record.add_usage(result.get("usage"))
             record.finish(metrics, "ok")
-            return JSONResponse(result, headers=headers)
+            return OrjsonResponse(result, headers=headers)
         stream: FrameStream | None = None
         headers = {}
         if plan is not None and plan.read:
