@@ -50,8 +50,27 @@ def test_retryable_error_is_retried_then_falls_back(
 
 
 @PATHS
-@pytest.mark.parametrize("status", [400, 401])
-def test_client_errors_are_never_retried(
+def test_a_request_the_provider_refused_is_never_retried(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+    fast: bool,
+) -> None:
+    document = _document(provider.base_url, backup.base_url, fast, retries=3)
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        provider.set_script("bad", [Reply.error(400, "nope")])
+        response = chat(proxy, "bad")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "provider_rejected_request"
+    assert len(provider.requests("bad")) == 1
+    assert backup.requests("bad") == []
+
+
+@PATHS
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_misconfigured_deployment_is_skipped_not_retried(
     issuer: TestIssuer,
     jwks_server: ServerThread,
     provider: FakeProvider,
@@ -62,11 +81,19 @@ def test_client_errors_are_never_retried(
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=3)
     with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
-        provider.set_script("bad", [Reply.error(status, "nope")])
-        response = chat(proxy, "bad")
-    assert response.status_code == (400 if status == 400 else 502)
-    assert len(provider.requests("bad")) == 1
-    assert backup.requests("bad") == []
+        provider.set_script("key", [Reply.error(status, "bad key")])
+        backup.set_script("key", [Reply.text("served by the backup")])
+        rescued = chat(proxy, "key")
+        backup.set_script("both", [Reply.error(status, "bad key")])
+        provider.set_script("both", [Reply.error(status, "bad key")])
+        failed = chat(proxy, "both")
+    assert rescued.status_code == 200, rescued.text
+    assert rescued.json()["choices"][0]["message"]["content"] == "served by the backup"
+    assert (len(provider.requests("key")), len(backup.requests("key"))) == (1, 1)
+    # Every deployment refused us: 502, the caller cannot fix it.
+    assert failed.status_code == 502
+    assert failed.json()["error"]["code"] == "provider_misconfigured"
+    assert len(backup.requests("both")) == 1
 
 
 def _clean_stream_text(response: httpx.Response) -> str:
@@ -211,3 +238,39 @@ def test_prompt_too_long_goes_to_the_larger_context_model(
     assert rescued.json()["choices"][0]["message"]["content"] == "read it all"
     assert other_400.status_code == 400
     assert len(backup.requests("ctx")) == 1
+
+
+def test_the_context_fallback_shares_the_requests_deadline(
+    issuer: TestIssuer,
+    jwks_server: ServerThread,
+    provider: FakeProvider,
+    backup: FakeProvider,
+    tmp_path: Path,
+) -> None:
+    document = {
+        "model_list": [
+            deployment("coder", provider.base_url),
+            deployment("coder-b", backup.base_url),
+            deployment("coder-long", provider.base_url),
+        ],
+        "router": {
+            "fallbacks": {"coder": ["coder-b"]},
+            "context_fallbacks": {"coder": "coder-long"},
+            "retries": 0,
+            "attempt_timeout": 1.0,
+            "total_timeout": 1.3,
+        },
+    }
+    hang = Reply(content="never", hang_after_chunks=0, hang_seconds=3)
+    too_long = "This model's maximum context length is 4096 tokens"
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+        # coder hangs for its whole attempt, coder-b says the prompt is too long, and the
+        # larger model hangs too: it may only use what is left of the 1.3 s.
+        provider.set_script("deadline", [hang, hang])
+        backup.set_script("deadline", [Reply.error(400, too_long)])
+        started = time.monotonic()
+        response = chat(proxy, "deadline")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert len(provider.requests("deadline")) == 2  # coder, then coder-long
+    assert elapsed < 1.75  # a fresh deadline for the fallback would take 2 s

@@ -63,6 +63,13 @@ class ProviderError(UpstreamError):
     title = "The model provider failed"
 
 
+class ProviderMisconfigured(ProviderError):
+    """The provider refused *us* (401/403/404: key, permission, model name or URL): the
+    deployment is misconfigured, the caller cannot fix it, another deployment may serve."""
+
+    code = "provider_misconfigured"
+
+
 class ProviderServerError(ProviderError):
     """The provider answered 5xx: worth another attempt or another deployment."""
 
@@ -114,10 +121,15 @@ def is_retryable(error: CodelabError) -> bool:
     )
 
 
+def is_deployment_fault(error: CodelabError) -> bool:
+    """Not worth retrying on the same deployment, but another deployment may well serve."""
+    return isinstance(error, ProviderMisconfigured)
+
+
 def openai_error_body(error: CodelabError) -> dict[str, Any]:
     """The OpenAI-shaped body for ``error``."""
     kind = _OPENAI_TYPES.get(
-        error.status, "api_error" if error.status >= 500 else "invalid_request"
+        error.status, "api_error" if error.status >= 500 else "invalid_request_error"
     )
     param = error.extra.get("param")
     return {

@@ -23,6 +23,7 @@ from codelab_common.logging import redact
 from codelab_llm_proxy.config import Deployment
 from codelab_llm_proxy.errors import (
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderRejected,
     ProviderServerError,
@@ -45,6 +46,8 @@ def status_error(status: int, text: str, model: str) -> CodelabError:
         return ProviderRejected(detail)
     if status == 503:
         return ProviderUnavailable(detail)
+    if status in (401, 403, 404):
+        return ProviderMisconfigured(detail)
     if status >= 500:
         return ProviderServerError(detail)
     return ProviderError(detail)

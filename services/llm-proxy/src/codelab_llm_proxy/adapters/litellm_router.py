@@ -28,6 +28,7 @@ from codelab_common.logging import redact
 from codelab_llm_proxy.config import Deployment
 from codelab_llm_proxy.errors import (
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderRejected,
     ProviderServerError,
@@ -41,6 +42,10 @@ _TRANSLATIONS: list[tuple[str, type[CodelabError]]] = [
     ("Timeout", ProviderTimeout),
     ("RateLimitError", ProviderRateLimited),
     ("BadRequestError", ProviderRejected),
+    ("UnprocessableEntityError", ProviderRejected),
+    ("AuthenticationError", ProviderMisconfigured),
+    ("PermissionDeniedError", ProviderMisconfigured),
+    ("NotFoundError", ProviderMisconfigured),
     ("ServiceUnavailableError", ProviderUnavailable),
     ("APIConnectionError", ProviderUnavailable),
 ]
@@ -69,7 +74,8 @@ def translate_error(exc: Exception, model: str) -> CodelabError:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 500:
         return ProviderServerError(redact(f"model '{model}': {detail}"))
-    # Provider 401/403/404 mean our deployment is misconfigured: the caller cannot fix it.
+    if status in (401, 403, 404):
+        return ProviderMisconfigured(redact(f"model '{model}': {detail}"))
     return ProviderError(redact(f"model '{model}': {detail or type(exc).__name__}"))
 
 

@@ -2,9 +2,10 @@
 
 Retryable errors (timeouts, 429, 5xx, connection failures) are retried on the same
 deployment with full-jitter exponential back-off, then the next deployment is tried; a
-request the provider refused (400) or a misconfigured deployment (401/403/404) fails at
-once. Deployments whose circuit is open are skipped; if every deployment of the chain is
-open and a degraded model is configured, it serves and the response is flagged.
+misconfigured deployment (the provider answered 401/403/404) is not retried but counts
+against its breaker and the next deployment is tried; a request the provider refused
+(400) fails at once. Deployments whose circuit is open are skipped; if every deployment of
+the chain is open and a degraded model is configured, it serves and the response is flagged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from codelab_llm_proxy.errors import (
     ProviderUnavailable,
     RateLimited,
     is_context_overflow,
+    is_deployment_fault,
     is_retryable,
 )
 from codelab_llm_proxy.routing.breaker import Breaker
@@ -71,18 +73,19 @@ class Engine:
         return random.uniform(0, ceiling)
 
     async def run(self, model: str, call: Attempt[T]) -> Routed[T]:
+        # One deadline for the whole request, the context-window fallback included.
+        deadline = time.monotonic() + self.limits.total_timeout
         try:
-            return await self._run(model, call)
+            return await self._run(model, call, deadline)
         except ProviderRejected as exc:
             larger = self.config.router.context_fallbacks.get(model)
             if larger is None or not is_context_overflow(exc):
                 raise
-            routed = await self._run(larger, call)
+            routed = await self._run(larger, call, deadline)
             self.on_fallback(model, larger)
             return routed
 
-    async def _run(self, model: str, call: Attempt[T]) -> Routed[T]:
-        deadline = time.monotonic() + self.limits.total_timeout
+    async def _run(self, model: str, call: Attempt[T], deadline: float) -> Routed[T]:
         state = _State()
         for name in self.config.router.chain(model):
             routed = await self._pool(name, call, deadline, state)
@@ -126,6 +129,10 @@ class Engine:
                 try:
                     result = await self._attempt(deployment, call, remaining)
                 except CodelabError as exc:
+                    if is_deployment_fault(exc):
+                        state.last_error = exc
+                        await self.breaker.failure(deployment.id)
+                        break
                     if not is_retryable(exc):
                         raise
                     state.last_error = exc
