@@ -56,7 +56,7 @@ async def test_discovery_lists_exactly_what_is_supported(auth: Any) -> None:
             "client_secret_basic",
             "client_secret_post",
         ],
-        "scopes_supported": ["admin", "llm:invoke", "sessions:read", "sessions:write"],
+        "scopes_supported": ["admin", "llm:admin", "llm:invoke", "sessions:read", "sessions:write"],
         "dpop_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
     }
 

@@ -50,6 +50,7 @@ def test_deterministic_request_is_served_from_cache(
     assert len(provider.requests("c")) == 1
     exposition = httpx.get(f"{cached_proxy.server.url}/metrics").text
     assert 'codelab_llm_cache_lookups_total{model="coder",result="hit"} 1.0' in exposition
+    assert 'codelab_llm_cache_lookups_total{model="coder",result="miss"} 1.0' in exposition
 
 
 def test_non_deterministic_and_no_store_requests_bypass_the_cache(

@@ -35,7 +35,8 @@ async def test_client_leaving_mid_stream_cancels_the_upstream_call(
     issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
 ) -> None:
     document = {"model_list": [deployment("coder", provider.base_url)]}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    ledger = {"ledger_enabled": True}
+    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **ledger) as proxy:
         provider.set_script("long", [Reply(content="x" * 400, chunk_chars=4, delay_per_chunk=0.1)])
         body = {
             "model": "coder",
@@ -53,5 +54,12 @@ async def test_client_leaving_mid_stream_cancels_the_upstream_call(
             while time.monotonic() < deadline and cancelled not in exposition:
                 await asyncio.sleep(0.1)
                 exposition = (await http.get(f"{proxy.server.url}/metrics")).text
+            usage = await http.get(f"{proxy.base_url}/usage", params={"group_by": "none"})
     assert cancelled in exposition
     assert 'outcome="ok"' not in exposition
+    # What the provider generated before the caller left is still charged (estimated: the
+    # usage chunk comes last and never arrived).
+    [row] = usage.json()["data"]
+    assert row["outcome"] == "cancelled"
+    assert row["prompt_tokens"] > 0
+    assert 1 <= row["completion_tokens"] < 100  # a few chunks of the 100 were streamed

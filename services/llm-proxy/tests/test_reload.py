@@ -35,9 +35,13 @@ def test_changed_file_is_served_and_a_bad_one_keeps_the_old(
     with serve_proxy(issuer, jwks_server, path, document, config_watch_interval=0.05) as proxy:
         assert _models(proxy) == ["coder"]
         document["model_list"].append(deployment("writer", provider.base_url))
+        document["router"] = {"attempt_timeout": 7.5}
         path.write_text(yaml.safe_dump(document), encoding="utf-8")
         _wait_for(lambda: _models(proxy) == ["coder", "writer"])
         assert _models(proxy) == ["coder", "writer"]
+        # Deadlines follow the new file on both provider paths.
+        llm = proxy.app.state.llm
+        assert llm.limits.attempt_timeout == llm.lite.timeout == 7.5
 
         path.write_text("model_list: [{model_name: broken}]", encoding="utf-8")
         reloader = proxy.app.state.reloader

@@ -224,7 +224,7 @@ def test_the_cache_lookup_embedding_is_in_the_callers_ledger(
     # One embedding per request (miss, then hit), one chat call, one cached answer.
     assert kinds == [
         ("cache-embedding", "bow", None),
-        ("chat", "coder", None),
+        ("chat", "coder", "miss"),
         ("cache-embedding", "bow", None),
         ("chat", "coder", "semantic-hit"),
     ]

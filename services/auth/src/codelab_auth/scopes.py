@@ -16,9 +16,13 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "sessions:read": "read your coding sessions and their history",
     "sessions:write": "start sessions and prompt the agents on your behalf",
     "llm:invoke": "call the language models",
+    "llm:admin": "read everyone's model usage and manage the model response caches",
     "admin": "administer users, clients and keys",
 }
-SUPPORTED_SCOPES: tuple[str, ...] = tuple(sorted(set().union(*ROLE_SCOPES.values())))
+# llm:admin is conferred by no role: it is registered on the clients that need it.
+SUPPORTED_SCOPES: tuple[str, ...] = tuple(
+    sorted(set().union(*ROLE_SCOPES.values()) | {"llm:admin"})
+)
 
 
 class ScopeNotAllowed(Exception):

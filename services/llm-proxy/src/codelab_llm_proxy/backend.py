@@ -57,6 +57,7 @@ class LlmBackend:
         self.config = config
         self.limits = limits_for(config, self._settings)
         self.engine.config, self.engine.limits = config, self.limits
+        self.lite.timeout = self.limits.attempt_timeout
         self.breaker.policy = config.router.breaker
 
     async def aclose(self) -> None:

@@ -89,7 +89,7 @@ class LitellmPath:
     """Completions and embeddings of one deployment through litellm."""
 
     def __init__(self, *, timeout: float) -> None:
-        self._timeout = timeout
+        self.timeout = timeout
         self._litellm: ModuleType | None = None
 
     def warm(self) -> None:
@@ -103,7 +103,7 @@ class LitellmPath:
         return self._litellm
 
     async def complete(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
-        call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": False}
+        call = {"timeout": self.timeout, **_call_params(deployment, params), "stream": False}
         try:
             response = await self.litellm.acompletion(**call)
         except Exception as exc:
@@ -113,7 +113,7 @@ class LitellmPath:
 
     async def open_stream(self, deployment: Deployment, params: dict[str, Any]) -> FrameStream:
         """Start a stream and wait for its first chunk, so early failures can fail over."""
-        call = {"timeout": self._timeout, **_call_params(deployment, params), "stream": True}
+        call = {"timeout": self.timeout, **_call_params(deployment, params), "stream": True}
         try:
             stream = await self.litellm.acompletion(**call)
             iterator = aiter(stream)

@@ -68,6 +68,7 @@ def routing_headers(routed: Routed[Any], model: str) -> dict[str, str]:
 
 async def _complete(
     body: ChatCompletionRequest,
+    params: dict[str, Any],
     llm: Backend,
     record: CallRecord,
     plan: CachePlan | None,
@@ -84,7 +85,7 @@ async def _complete(
             record.cache = "semantic-hit"
             return near, {"x-codelab-cache": "semantic-hit"}
     try:
-        routed = await llm.complete(body.model, body.provider_params())
+        routed = await llm.complete(body.model, params)
     except ProviderUnavailable:
         # Every deployment is down or open: an answer from the cache beats a 503.
         stale = await plan.cache.get_json(plan.namespace, plan.key) if plan else None
@@ -96,12 +97,11 @@ async def _complete(
     result = routed.result
     result["model"] = body.model
     headers = routing_headers(routed, body.model)
-    if plan is not None:
-        headers["x-codelab-cache"] = "miss"
-        if plan.write:
-            await plan.cache.put_json(plan.namespace, plan.key, result)
+    if plan is not None or semantic is not None:
+        headers["x-codelab-cache"] = record.cache = "miss"
+    if plan is not None and plan.write:
+        await plan.cache.put_json(plan.namespace, plan.key, result)
     if semantic is not None:
-        headers.setdefault("x-codelab-cache", "miss")
         await semantic.put_json(result)
     return result, headers
 
@@ -118,7 +118,7 @@ async def chat_completions(
     semantic = semantic_plan(request, caller.sub, body.model, params, body.cache)
     try:
         if not body.stream:
-            result, headers = await _complete(body, llm, record, plan, semantic)
+            result, headers = await _complete(body, params, llm, record, plan, semantic)
             record.add_usage(result.get("usage"))
             record.finish(metrics, "ok")
             return OrjsonResponse(result, headers=headers)
@@ -136,7 +136,7 @@ async def chat_completions(
                 headers["x-codelab-cache"] = "semantic-hit"
         if stream is None:
             try:
-                routed = await llm.open_stream(body.model, body.provider_params())
+                routed = await llm.open_stream(body.model, params)
             except ProviderUnavailable:
                 frames = await plan.cache.get_frames(plan.namespace, plan.key) if plan else None
                 if frames is None:
@@ -150,11 +150,11 @@ async def chat_completions(
             record.bind(routed.deployment)
             headers.update(routing_headers(routed, body.model))
             if plan is not None or semantic is not None:
-                headers["x-codelab-cache"] = "miss"
+                headers["x-codelab-cache"] = record.cache = "miss"
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
-    fresh = record.cache is None
+    fresh = record.cache in (None, "miss")
     store = plan if plan is not None and plan.write and fresh else None
     learn = semantic if fresh else None
     return _stream_response(stream, record, metrics, body, llm, store, headers, learn)

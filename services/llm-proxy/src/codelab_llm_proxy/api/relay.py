@@ -88,11 +88,9 @@ async def relay(
             await semantic.put_frames(kept)
     except CodelabError as exc:
         # Headers are gone: the failure travels as an OpenAI error event carrying what was
-        # consumed (an estimate: one token per content chunk), then the stream ends.
+        # consumed, then the stream ends.
         outcome, error_code = "error", exc.code
-        if not record.prompt_tokens:
-            record.prompt_tokens = count_prompt_tokens(record.model, messages)
-        record.completion_tokens = max(record.completion_tokens, content_frames)
+        _estimate_consumed(record, messages, content_frames)
         body = openai_error_body(exc)
         body["usage"] = {
             "prompt_tokens": record.prompt_tokens,
@@ -101,5 +99,17 @@ async def relay(
         }
         yield b"data: " + dumps(body) + b"\n\n"
     finally:
+        if outcome == "cancelled":
+            # The caller left: the provider has still billed what it generated so far, and
+            # that must reach the ledger, the TPM window and the budget.
+            _estimate_consumed(record, messages, content_frames)
         await stream.aclose()
         record.finish(metrics, outcome, error_code)
+
+
+def _estimate_consumed(record: CallRecord, messages: list[dict[str, Any]], chunks: int) -> None:
+    """Usage of a stream cut short, whose usage chunk (sent last) never came: the prompt by
+    tokenizer, one token per content chunk streamed so far."""
+    if not record.prompt_tokens:
+        record.prompt_tokens = count_prompt_tokens(record.model, messages)
+    record.completion_tokens = max(record.completion_tokens, chunks)

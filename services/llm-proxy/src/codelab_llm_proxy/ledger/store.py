@@ -100,7 +100,8 @@ class UsageLedger:
     async def query(
         self, *, caller: str | None, group_by: GroupBy, since: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        """Rows (``group_by='none'``) or sums per group, newest first; ``caller=None`` is all."""
+        """Rows newest first (``group_by='none'``), or sums per group in ascending key order
+        (so days run oldest first); ``caller=None`` is everyone."""
         filters = []
         if caller is not None:
             filters.append(UsageRow.caller == caller)
