@@ -54,8 +54,8 @@ class LlmProxySettings(ServiceSettings, JwtSettings):
     redis_url: str | None = Field(
         default=None,
         description=(
-            "Redis for breaker state shared by replicas and the exact cache; "
-            "unset: per-replica breakers, no cache."
+            "Redis for breaker state shared by replicas, the exact cache, rate limits and "
+            "budgets; unset: per-replica breakers, no exact cache, no limits or budgets."
         ),
     )
     redis_prefix: str = Field(
