@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -164,6 +164,22 @@ def serve_proxy(
     app = create_app(configured)
     with ServerThread(app, lifespan="on") as server:
         yield RunningProxy(app, server, issuer)
+
+
+# proxy_for(document, name="m", **settings): a proxy over ``document`` (a context manager).
+ProxyFor = Callable[..., AbstractContextManager[RunningProxy]]
+
+
+@pytest.fixture
+def proxy_for(issuer: TestIssuer, jwks_server: ServerThread, tmp_path: Path) -> ProxyFor:
+    """Start proxies over model documents, with this test's issuer and its own folder."""
+
+    def start(
+        document: dict[str, Any], *, name: str = "m", **settings: Any
+    ) -> AbstractContextManager[RunningProxy]:
+        return serve_proxy(issuer, jwks_server, tmp_path / f"{name}.yaml", document, **settings)
+
+    return start
 
 
 @pytest.fixture(scope="session")

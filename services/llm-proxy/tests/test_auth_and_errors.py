@@ -79,6 +79,16 @@ def test_malformed_request_is_400(proxy: RunningProxy, body: dict[str, Any], par
     assert error["type"] == "invalid_request_error"
 
 
+def test_a_body_that_is_not_json_is_400(proxy: RunningProxy) -> None:
+    response = httpx.post(
+        f"{proxy.base_url}/chat/completions",
+        content=b'{"model": "coder", "messages": [',
+        headers={**proxy.headers(), "content-type": "application/json"},
+    )
+    error = _assert_openai_error(response, 400, "bad_request")
+    assert "JSON" in error["message"]
+
+
 def test_unknown_v1_route_is_openai_shaped(proxy: RunningProxy) -> None:
     response = httpx.get(f"{proxy.base_url}/nope", headers=proxy.headers())
     _assert_openai_error(response, 404, "unknown_url")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
-from codelab_testing.tokens import TestIssuer
+from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import REDIS_URL, chat, deployment, serve_proxy
+from .conftest import REDIS_URL, ProxyFor, chat, deployment
 
 
 def _document(primary: str, cheap: str, cooldown: float = 30.0) -> dict[str, object]:
@@ -28,14 +26,12 @@ def _document(primary: str, cheap: str, cooldown: float = 30.0) -> dict[str, obj
 
 
 def test_open_circuit_skips_the_deployment_and_serves_degraded(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
 ) -> None:
     document = _document(provider.base_url, backup.base_url)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("b", [Reply.error(500), Reply.error(500), Reply.text("unseen")])
         backup.set_script("b", [Reply.text("cheap answer")])
         assert chat(proxy, "b").status_code == 502
@@ -53,14 +49,12 @@ def test_open_circuit_skips_the_deployment_and_serves_degraded(
 
 
 def test_half_open_probe_closes_the_circuit(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, cooldown=0.3)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("p", [Reply.error(503), Reply.error(503), Reply.text("healed")])
         chat(proxy, "p")
         chat(proxy, "p")
@@ -76,13 +70,13 @@ def test_half_open_probe_closes_the_circuit(
 
 
 def test_every_deployment_open_without_degraded_model_is_503_with_retry_after(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     document = {
         "model_list": [deployment("coder", provider.base_url)],
         "router": {"retries": 0, "breaker": {"failures": 1, "cooldown": 12}},
     }
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("o", [Reply.error(500)])
         assert chat(proxy, "o").status_code == 502
         response = chat(proxy, "o")
@@ -92,18 +86,16 @@ def test_every_deployment_open_without_degraded_model_is_503_with_retry_after(
 
 
 def test_breaker_state_is_shared_by_replicas_through_redis(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     document = _document(provider.base_url, backup.base_url)
     shared = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
     with (
-        serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, **shared) as one,
-        serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, **shared) as two,
+        proxy_for(document, name="a", **shared) as one,
+        proxy_for(document, name="b", **shared) as two,
     ):
         provider.set_script("x", [Reply.error(500), Reply.error(500)])
         backup.set_script("x", [Reply.text("degraded on replica two")])
@@ -115,10 +107,8 @@ def test_breaker_state_is_shared_by_replicas_through_redis(
 
 
 def test_cache_serves_flagged_when_every_deployment_is_open(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     document = {
@@ -127,7 +117,7 @@ def test_cache_serves_flagged_when_every_deployment_is_open(
     }
     settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
     refetch = {"Cache-Control": "no-cache"}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         provider.set_script("dc", [Reply.text("remembered"), Reply.error(500)])
         assert chat(proxy, "dc", temperature=0).status_code == 200
         assert chat(proxy, "dc", temperature=0, headers=refetch).status_code == 502

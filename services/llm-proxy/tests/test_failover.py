@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
-from codelab_testing.tokens import TestIssuer
+from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import chat, deployment, serve_proxy, sse_events
+from .conftest import ProxyFor, chat, deployment, sse_events
 
 PATHS = pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "litellm-path"])
 
@@ -29,15 +27,13 @@ def _document(primary: str, backup: str, fast: bool, **router: object) -> dict[s
 
 @PATHS
 def test_retryable_error_is_retried_then_falls_back(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=1)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("r", [Reply.error(500), Reply.error(503)])
         backup.set_script("r", [Reply.text("from backup")])
         response = chat(proxy, "r")
@@ -51,15 +47,13 @@ def test_retryable_error_is_retried_then_falls_back(
 
 @PATHS
 def test_a_request_the_provider_refused_is_never_retried(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=3)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("bad", [Reply.error(400, "nope")])
         response = chat(proxy, "bad")
     assert response.status_code == 400
@@ -71,16 +65,14 @@ def test_a_request_the_provider_refused_is_never_retried(
 @PATHS
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_a_misconfigured_deployment_is_skipped_not_retried(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
     status: int,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=3)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("key", [Reply.error(status, "bad key")])
         backup.set_script("key", [Reply.text("served by the backup")])
         rescued = chat(proxy, "key")
@@ -107,15 +99,13 @@ def _clean_stream_text(response: httpx.Response) -> str:
 
 @PATHS
 def test_stream_fails_over_before_the_first_token(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=0)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("s", [Reply.error(429, "busy")])
         backup.set_script("s", [Reply.text("clean stream from backup")])
         response = chat(proxy, "s", stream=True)
@@ -125,15 +115,13 @@ def test_stream_fails_over_before_the_first_token(
 
 @PATHS
 def test_stream_dying_after_the_first_token_ends_with_error_and_usage(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("die", [Reply(content="y" * 40, chunk_chars=4, abort_after_chunks=4)])
         response = chat(proxy, "die", stream=True)
     events = sse_events(response)
@@ -146,15 +134,13 @@ def test_stream_dying_after_the_first_token_ends_with_error_and_usage(
 
 @PATHS
 def test_hung_attempt_times_out_and_falls_back(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, retries=0, attempt_timeout=0.25)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("h", [Reply(content="never", hang_after_chunks=0, hang_seconds=2)])
         backup.set_script("h", [Reply.text("rescued")])
         started = time.monotonic()
@@ -167,15 +153,13 @@ def test_hung_attempt_times_out_and_falls_back(
 
 @PATHS
 def test_stream_going_silent_ends_within_the_idle_timeout(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = _document(provider.base_url, backup.base_url, fast, stream_idle_timeout=0.25)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("quiet", [Reply(content="z" * 40, hang_after_chunks=2, hang_seconds=2)])
         started = time.monotonic()
         response = chat(proxy, "quiet", stream=True)
@@ -186,11 +170,9 @@ def test_stream_going_silent_ends_within_the_idle_timeout(
 
 
 def test_total_deadline_bounds_every_attempt(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
 ) -> None:
     document = _document(
         provider.base_url,
@@ -201,7 +183,7 @@ def test_total_deadline_bounds_every_attempt(
         total_timeout=0.5,
     )
     hang = Reply(content="never", hang_after_chunks=0, hang_seconds=2)
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("t", [hang] * 10)
         backup.set_script("t", [hang] * 10)
         started = time.monotonic()
@@ -213,11 +195,9 @@ def test_total_deadline_bounds_every_attempt(
 
 @PATHS
 def test_prompt_too_long_goes_to_the_larger_context_model(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     fast: bool,
 ) -> None:
     document = {
@@ -228,7 +208,7 @@ def test_prompt_too_long_goes_to_the_larger_context_model(
         "router": {"context_fallbacks": {"coder": "coder-long"}},
     }
     too_long = "This model's maximum context length is 4096 tokens; your messages were 9000"
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         provider.set_script("ctx", [Reply.error(400, too_long), Reply.error(400, "bad tool")])
         backup.set_script("ctx", [Reply.text("read it all")])
         rescued = chat(proxy, "ctx")
@@ -241,11 +221,9 @@ def test_prompt_too_long_goes_to_the_larger_context_model(
 
 
 def test_the_context_fallback_shares_the_requests_deadline(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
 ) -> None:
     document = {
         "model_list": [
@@ -263,7 +241,7 @@ def test_the_context_fallback_shares_the_requests_deadline(
     }
     hang = Reply(content="never", hang_after_chunks=0, hang_seconds=3)
     too_long = "This model's maximum context length is 4096 tokens"
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document) as proxy:
+    with proxy_for(document) as proxy:
         # coder hangs for its whole attempt, coder-b says the prompt is too long, and the
         # larger model hangs too: it may only use what is left of the 1.3 s.
         provider.set_script("deadline", [hang, hang])

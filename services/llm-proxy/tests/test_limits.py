@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from codelab_llm_proxy.limits import LimitsConfig
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
-from codelab_testing.tokens import TestIssuer
+from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import REDIS_URL, chat, deployment, serve_proxy
+from .conftest import REDIS_URL, ProxyFor, chat, deployment
 
 
 def test_caller_rpm_is_shared_by_replicas_and_answers_429_with_retry_after(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     document = {
@@ -30,8 +26,8 @@ def test_caller_rpm_is_shared_by_replicas_and_answers_429_with_retry_after(
     }
     shared = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
     with (
-        serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, **shared) as one,
-        serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, **shared) as two,
+        proxy_for(document, name="a", **shared) as one,
+        proxy_for(document, name="b", **shared) as two,
     ):
         statuses = [chat(proxy, "r").status_code for proxy in (one, two, one, two)]
         refused = chat(one, "r")
@@ -45,10 +41,8 @@ def test_caller_rpm_is_shared_by_replicas_and_answers_429_with_retry_after(
 
 
 def test_caller_tpm_counts_tokens_after_the_call(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     document = {
@@ -56,17 +50,15 @@ def test_caller_tpm_counts_tokens_after_the_call(
         "limits": {"default": {"tpm": 5}},
     }
     settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         provider.set_script("t", [Reply.text("many words to use up the token allowance")])
         assert chat(proxy, "t").status_code == 200
         assert chat(proxy, "t").status_code == 429
 
 
 def test_budget_is_a_hard_stop(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     price = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 1_000_000.0}
@@ -75,7 +67,7 @@ def test_budget_is_a_hard_stop(
         "limits": {"default": {"budget_usd": 1.0, "period": "month"}},
     }
     settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         assert chat(proxy, "b").status_code == 200
         stopped = chat(proxy, "b")
     assert stopped.status_code == 429
@@ -84,11 +76,9 @@ def test_budget_is_a_hard_stop(
 
 
 def test_deployment_at_its_rpm_is_skipped_for_the_next_in_the_pool(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     backup: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
 ) -> None:
     small = deployment("coder", provider.base_url)
@@ -97,7 +87,7 @@ def test_deployment_at_its_rpm_is_skipped_for_the_next_in_the_pool(
     big["litellm_params"]["rpm"] = 1
     document = {"model_list": [small, big]}
     settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         first, second, third = (chat(proxy, "d") for _ in range(3))
     assert (first.status_code, second.status_code) == (200, 200)
     assert {first.headers["x-codelab-deployment"], second.headers["x-codelab-deployment"]} == {
@@ -125,10 +115,8 @@ def _eventually(read: Callable[[], float | None]) -> float | None:
 
 
 def test_team_budgets_soft_alert_and_remaining_gauge(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
-    tmp_path: Path,
     redis_prefix: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -144,7 +132,7 @@ def test_team_budgets_soft_alert_and_remaining_gauge(
         },
     }
     settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         url = proxy.server.url
         alerts = 'codelab_llm_budget_alerts_total{scope="team:big"}'
         assert chat(proxy, "tb", headers=proxy.headers(sub="alice")).status_code == 200

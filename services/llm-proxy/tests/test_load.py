@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
-from codelab_testing.tokens import TestIssuer
+from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import deployment, serve_proxy
+from .conftest import ProxyFor, deployment
 
 
 async def test_saturated_proxy_sheds_load_with_503_and_retry_after(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     document = {"model_list": [deployment("coder", provider.base_url)]}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, max_in_flight=2) as proxy:
+    with proxy_for(document, max_in_flight=2) as proxy:
         provider.set_script("slow", [Reply(content="late", delay_per_chunk=0.3)] * 4)
         body = {"model": "coder", "messages": [{"role": "user", "content": "[[script:slow]]"}]}
         async with httpx.AsyncClient(headers=proxy.headers(), timeout=10) as http:
@@ -32,11 +30,11 @@ async def test_saturated_proxy_sheds_load_with_503_and_retry_after(
 
 
 async def test_client_leaving_mid_stream_cancels_the_upstream_call(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     document = {"model_list": [deployment("coder", provider.base_url)]}
     ledger = {"ledger_enabled": True}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **ledger) as proxy:
+    with proxy_for(document, **ledger) as proxy:
         provider.set_script("long", [Reply(content="x" * 400, chunk_chars=4, delay_per_chunk=0.1)])
         body = {
             "model": "coder",

