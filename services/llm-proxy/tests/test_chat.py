@@ -131,6 +131,46 @@ async def test_streamed_tool_calls_reassemble_in_the_sdk(
     assert sent["tool_choice"] == "auto"
 
 
+def test_the_sync_sdk_gets_tool_calls_then_a_stream(
+    proxy: RunningProxy, provider: FakeProvider
+) -> None:
+    provider.set_script(
+        "sync",
+        [Reply.tool("read_file", {"path": "a.py"}), Reply.text("done reading", chunk_chars=4)],
+    )
+    messages: list[Any] = [{"role": "user", "content": "read a.py [[script:sync]]"}]
+    with openai.OpenAI(base_url=proxy.base_url, api_key=proxy.token(), max_retries=0) as client:
+        first = client.chat.completions.create(
+            model="coder",
+            messages=messages,
+            tools=TOOLS,
+            tool_choice="required",
+            response_format={"type": "text"},
+        )
+        assert first.choices[0].message.tool_calls is not None
+        call = first.choices[0].message.tool_calls[0]
+        assert call.type == "function"
+        messages += [
+            first.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "print('a')"},
+        ]
+        stream = client.chat.completions.create(model="coder", messages=messages, stream=True)
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "read_file",
+        {"path": "a.py"},
+    )
+    assert text == "done reading"
+    sent = provider.requests("sync")
+    assert (sent[0]["tool_choice"], sent[0]["response_format"]) == ("required", {"type": "text"})
+    assert sent[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": call.id,
+        "content": "print('a')",
+    }
+
+
 def test_tool_results_reach_the_provider(proxy: RunningProxy, provider: FakeProvider) -> None:
     provider.set_script("result", [Reply.text("done")])
     messages = [
