@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from codelab_llm_proxy.adapters.cost_map import cost_usd
+from codelab_llm_proxy.tracing import start_span
 from codelab_testing.fake_provider import FakeProvider, Reply
 from codelab_testing.mesh_fixture import create_database, drop_database
 
@@ -108,6 +109,18 @@ def test_calls_are_traced_with_genai_attributes(
     assert attributes["gen_ai.provider.name"] == "openai"
     assert attributes["gen_ai.usage.output_tokens"] > 0
     assert dict(failed.attributes or {})["error.type"] == "provider_rejected_request"
+
+
+def test_semantic_cache_embeddings_are_genai_embeddings_spans() -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    start_span(tracer_provider.get_tracer("test"), "cache-embedding", "bow").end()
+    [span] = exporter.get_finished_spans()
+    assert span.name == "embeddings bow"
+    attributes = dict(span.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "embeddings"
+    assert attributes["codelab.llm.kind"] == "cache-embedding"
 
 
 def test_ledger_on_postgresql_from_two_replicas(

@@ -13,7 +13,9 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 if TYPE_CHECKING:
     from codelab_llm_proxy.usage import CallRecord
 
-_OPERATIONS = {"chat": "chat", "embeddings": "embeddings"}
+# Our call kinds as GenAI operation names; the semantic cache's lookups are embeddings
+# (told apart by ``codelab.llm.kind``).
+_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "cache-embedding": "embeddings"}
 
 
 def default_tracer() -> Tracer:
@@ -25,7 +27,11 @@ def start_span(tracer: Tracer, kind: str, model: str) -> Span:
     return tracer.start_span(
         f"{operation} {model}",
         kind=SpanKind.CLIENT,
-        attributes={"gen_ai.operation.name": operation, "gen_ai.request.model": model},
+        attributes={
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": model,
+            "codelab.llm.kind": kind,
+        },
     )
 
 
