@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -18,7 +19,7 @@ from codelab_llm_proxy.tracing import start_span
 from codelab_testing.fake_provider import FakeProvider, Reply
 from codelab_testing.mesh_fixture import create_database, drop_database
 
-from .conftest import ProxyFor, RunningProxy, chat, deployment
+from .conftest import ProxyFor, RunningProxy, chat, deployment, sse_events
 
 PRICE = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 2_000_000.0}
 
@@ -40,8 +41,11 @@ def test_every_call_is_recorded_with_who_what_and_cost(
 ) -> None:
     provider.set_script("u", [Reply.text("one two three"), Reply.text("four five")])
     session = {"X-Codelab-Session": "sess-1", "X-Codelab-Agent": "coder-agent"}
-    assert chat(ledger_proxy, "u", headers=session).status_code == 200
-    assert chat(ledger_proxy, "u", stream=True, headers=session).status_code == 200
+    answer = chat(ledger_proxy, "u", headers=session)
+    streamed_answer = chat(
+        ledger_proxy, "u", stream=True, stream_options={"include_usage": True}, headers=session
+    )
+    assert answer.status_code == streamed_answer.status_code == 200
     rows = _usage(ledger_proxy, group_by="none").json()["data"]
     assert len(rows) == 2
     streamed, plain = rows
@@ -57,6 +61,11 @@ def test_every_call_is_recorded_with_who_what_and_cost(
     assert streamed["stream"] is True
     assert streamed["ttft_ms"] is not None
     assert plain["stream"] is False
+    # The caller is told what each call cost, the same figure the ledger holds.
+    assert answer.json()["usage"]["codelab_cost_usd"] == pytest.approx(plain["cost_usd"])
+    assert float(answer.headers["x-codelab-cost-usd"]) == pytest.approx(plain["cost_usd"])
+    usage_chunk = json.loads(sse_events(streamed_answer)[-2])
+    assert usage_chunk["usage"]["codelab_cost_usd"] == pytest.approx(streamed["cost_usd"])
 
 
 def test_grouping_and_csv(ledger_proxy: RunningProxy, provider: FakeProvider) -> None:

@@ -35,6 +35,18 @@ def without_null_usage(data: bytes) -> bytes:
     return data
 
 
+# The cost of a call, in USD, added to the ``usage`` object we return (an extension field:
+# OpenAI clients keep unknown usage members), so callers need no price list of their own.
+COST_FIELD = "codelab_cost_usd"
+
+
+def with_cost(data: bytes, cost: float) -> bytes:
+    """A framed chunk carrying ``usage`` with :data:`COST_FIELD` set to ``cost``."""
+    chunk = orjson.loads(data[len(b"data: ") :])
+    chunk["usage"][COST_FIELD] = round(cost, 10)
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
 def dumps(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload)
 

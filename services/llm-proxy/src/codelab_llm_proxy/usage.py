@@ -71,7 +71,8 @@ class CallRecord:
             if isinstance(details, dict):
                 self.cached_tokens = int(details.get("cached_tokens") or 0)
 
-    def _cost(self) -> float:
+    def cost(self) -> float:
+        """USD of the usage known so far: the deployment's price, else litellm's cost map."""
         if self.cache in ("hit", "semantic-hit", "degraded"):
             return 0.0
         if self.price is not None:
@@ -100,7 +101,7 @@ class CallRecord:
             ttft = self.first_chunk_at - self.started
             metrics.time_to_first_token.labels(self.model).observe(ttft)
             ttft_ms = round(ttft * 1000, 1)
-        self.cost_usd = self._cost()
+        self.cost_usd = self.cost()
         if self.cost_usd:
             metrics.cost.labels(self.model).inc(self.cost_usd)
         if self.sink is not None:

@@ -15,7 +15,15 @@ from codelab_llm_proxy.api.semantic import SemanticPlan
 from codelab_llm_proxy.cache import ExactCache, cache_key, is_cacheable
 from codelab_llm_proxy.errors import ProviderTimeout, openai_error_body
 from codelab_llm_proxy.metrics import LlmMetrics
-from codelab_llm_proxy.streams import DONE, Frame, FrameStream, dumps, without_null_usage
+from codelab_llm_proxy.streams import (
+    COST_FIELD,
+    DONE,
+    Frame,
+    FrameStream,
+    dumps,
+    with_cost,
+    without_null_usage,
+)
 from codelab_llm_proxy.usage import CallRecord
 
 
@@ -79,7 +87,8 @@ async def relay(
                 content_frames += 1
             elif not wants_usage:
                 continue
-            yield frame.data if wants_usage else without_null_usage(frame.data)
+            data = frame.data if wants_usage else without_null_usage(frame.data)
+            yield with_cost(data, record.cost()) if frame.usage is not None else data
         yield DONE
         outcome = "ok"
         if store is not None:
@@ -96,6 +105,7 @@ async def relay(
             "prompt_tokens": record.prompt_tokens,
             "completion_tokens": record.completion_tokens,
             "total_tokens": record.prompt_tokens + record.completion_tokens,
+            COST_FIELD: round(record.cost(), 10),
         }
         yield b"data: " + dumps(body) + b"\n\n"
     finally:
