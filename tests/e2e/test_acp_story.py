@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from acp.schema import AgentMessageChunk
+from acp.schema import AgentMessageChunk, UsageUpdate
 
 from codelab_testing.acp_driver import acp_connection
 from codelab_testing.fake_provider_models import Reply
@@ -69,6 +69,12 @@ async def test_calc_story_approved(mesh: RunningMesh, workspace: Path) -> None:
     tools_of = [{t["function"]["name"] for t in r.get("tools", [])} for r in requests]
     assert "write_file" not in tools_of[1]
     assert "write_file" in tools_of[3]
+    # The turn's cost is the llm-proxy's figure (the runtime has no prices configured).
+    usage = [u for u in client.updates if isinstance(u, UsageUpdate)][-1]
+    meta = (usage.field_meta or {})["codelab"]
+    expected = (meta["turnPromptTokens"] * 1.0 + meta["turnCompletionTokens"] * 2.0) / 1e6
+    assert usage.cost is not None and usage.cost.currency == "USD"
+    assert usage.cost.amount == pytest.approx(expected) and expected > 0
 
 
 async def test_calc_story_rejected_leaves_file_untouched(

@@ -156,3 +156,23 @@ async def test_cost_limit_ends_the_turn_and_counts_subtasks(
         assert replica.model.remaining == 0
     finally:
         await replica.supervisor.stop()
+
+
+async def test_the_cost_the_proxy_reports_counts_without_configured_prices(
+    channel: MemorySessionChannel, store: SessionStore, client: EditorClient
+) -> None:
+    # No prices here: only the llm-proxy's reported cost ($0.015 a call) can stop the turn.
+    replica = make_replica(channel, store, "rt-a", prices=Prices(max_cost_usd_per_turn=0.03))
+    replica.supervisor.start()
+    try:
+        plan = call("update_plan", entries=[{"content": "step"}])
+        replica.model.add(*[ScriptedResponse(tool_calls=[plan], cost_usd=0.015) for _ in range(3)])
+        await client.new_session()
+        response = await client.wait_response(await client.prompt("spend"))
+        assert response["result"]["stopReason"] == "max_turn_requests"
+        assert "Stopped: this turn cost $0.0300 (the limit is $0.03)" in client.texts()[-1]
+        usage = client.of_kind("usage_update")[-1]["_meta"]["codelab"]
+        assert usage["turnCostUsd"] == pytest.approx(0.03)
+        assert replica.model.remaining == 1
+    finally:
+        await replica.supervisor.stop()

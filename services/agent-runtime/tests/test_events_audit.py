@@ -50,9 +50,11 @@ async def test_usage_is_reported_per_turn_and_kept_per_session(
     replica: Replica, client: EditorClient, store: SessionStore
 ) -> None:
     replica.model.add(
-        ScriptedResponse(tool_calls=[ScriptedToolCall("switch_mode", {"mode": "ask"})]),
-        ScriptedResponse(text=["one"]),
-        ScriptedResponse(text=["two"]),
+        ScriptedResponse(
+            tool_calls=[ScriptedToolCall("switch_mode", {"mode": "ask"})], cost_usd=0.25
+        ),
+        ScriptedResponse(text=["one"], cost_usd=0.5),
+        ScriptedResponse(text=["two"], cost_usd=1.0),
     )
     await client.new_session()
     await client.wait_response(await client.prompt("first"))
@@ -62,10 +64,16 @@ async def test_usage_is_reported_per_turn_and_kept_per_session(
     assert first["_meta"]["codelab"]["turnPromptTokens"] == 20
     assert second["_meta"]["codelab"]["turnCompletionTokens"] == 5
     assert second["_meta"]["codelab"]["sessionPromptTokens"] == 30
+    # Cost as the llm-proxy reported it: per turn in our meta, per session in ACP's field.
+    assert first["_meta"]["codelab"]["turnCostUsd"] == 0.75
+    assert (first["cost"], second["cost"]) == (
+        {"amount": 0.75, "currency": "USD"},
+        {"amount": 1.75, "currency": "USD"},
+    )
     assert second["size"] == 128_000
     assert 0 < first["used"] < second["used"]
     state = await store.load(client.session_id)
     assert state is not None
-    assert (state.prompt_tokens, state.completion_tokens) == (30, 15)
+    assert (state.prompt_tokens, state.completion_tokens, state.cost_usd) == (30, 15, 1.75)
     reported = [e for e in replica.events if isinstance(e, ev.UsageReported)]
     assert [e.session_completion_tokens for e in reported] == [10, 15]

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from codelab_runtime.adapters.openai_model import OpenAIChatModel
+from codelab_runtime.adapters.openai_model import OpenAIChatModel, parse_chunk
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.errors import ModelCallError, ModelRequestsDisabled
 from codelab_runtime.model.base import (
@@ -147,6 +147,13 @@ async def test_streams_text_tool_calls_and_usage_with_our_headers(
     assert call["scope"] == "llm:invoke"
     assert call["resource"] == "codelab-llm-proxy"
     assert call["auth"].startswith("Basic ")
+
+
+def test_the_cost_the_llm_proxy_reports_is_read() -> None:
+    usage = {"prompt_tokens": 12, "completion_tokens": 7, "codelab_cost_usd": 0.0031}
+    assert parse_chunk({"choices": [], "usage": usage}) == [UsageReport(12, 7, 0.0031)]
+    # Another OpenAI-compatible server reports none: the runtime's prices stand in.
+    assert parse_chunk({"choices": [], "usage": {"prompt_tokens": 1}}) == [UsageReport(1, 0)]
 
 
 async def test_proxy_error_is_a_model_call_error(

@@ -148,6 +148,8 @@ def _llm_config(path: Path, provider_url: str) -> Path:
         "      model: openai/fake-model\n"
         f"      api_base: {provider_url}/v1\n"
         "      api_key: fake-key\n"
+        # A price, so the cost the llm-proxy reports back to the runtime is not zero.
+        "    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}\n"
     )
     return path
 

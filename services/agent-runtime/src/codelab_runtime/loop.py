@@ -48,20 +48,29 @@ class CancelScope:
 
 @dataclass(slots=True)
 class TurnUsage:
-    """Tokens and cost of a prompt turn, its subtasks included (they share one budget)."""
+    """Tokens and cost of a prompt turn, its subtasks included (they share one budget).
+
+    A call's cost is what the llm-proxy reports (its ledger's figure, from the serving
+    deployment's price); the configured prices only stand in when it reports none.
+    """
 
     input_usd_per_mtok: float = 0.0
     output_usd_per_mtok: float = 0.0
     max_cost_usd: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
 
-    @property
-    def cost_usd(self) -> float:
-        return (
-            self.prompt_tokens * self.input_usd_per_mtok
-            + self.completion_tokens * self.output_usd_per_mtok
-        ) / 1_000_000
+    def add(self, report: UsageReport) -> None:
+        self.prompt_tokens += report.prompt_tokens
+        self.completion_tokens += report.completion_tokens
+        if report.cost_usd is not None:
+            self.cost_usd += report.cost_usd
+        else:
+            self.cost_usd += (
+                report.prompt_tokens * self.input_usd_per_mtok
+                + report.completion_tokens * self.output_usd_per_mtok
+            ) / 1_000_000
 
     @property
     def over_budget(self) -> bool:
@@ -157,8 +166,7 @@ async def _call_model(turn: Turn, spec: AgentSpec, call_index: int) -> ModelAnsw
                 assembler.add(event)
             case UsageReport(prompt_tokens=p, completion_tokens=c):
                 answer.prompt_tokens, answer.completion_tokens = p, c
-                turn.usage.prompt_tokens += p
-                turn.usage.completion_tokens += c
+                turn.usage.add(event)
             case Finish(reason=reason):
                 answer.finish_reason = reason
     answer.tool_calls = assembler.calls()

@@ -15,7 +15,8 @@ from codelab_runtime.tools.policy import ApprovalPolicy
 
 @dataclass(frozen=True, slots=True)
 class Prices:
-    """What the configured model costs (USD per million tokens) and a turn may spend."""
+    """What a turn may spend, and what the model costs (USD per million tokens) for calls
+    whose cost the llm-proxy does not report."""
 
     input_usd_per_mtok: float = 0.0
     output_usd_per_mtok: float = 0.0

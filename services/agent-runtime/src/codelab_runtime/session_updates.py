@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from acp.agent.connection import AgentSideConnection
 from acp.helpers import update_current_mode
-from acp.schema import UsageUpdate
+from acp.schema import Cost, UsageUpdate
 
 from codelab_common import events as ev
 from codelab_common.eventbus import EventBus
@@ -45,6 +45,7 @@ async def report_usage(turn: Turn) -> None:
     usage = turn.usage
     state.prompt_tokens += usage.prompt_tokens
     state.completion_tokens += usage.completion_tokens
+    state.cost_usd += usage.cost_usd
     await turn.bus.publish(
         ev.UsageReported(
             **turn.ids(),
@@ -62,6 +63,7 @@ async def report_usage(turn: Turn) -> None:
             session_update="usage_update",
             used=min(used, turn.context_window),
             size=turn.context_window,
+            cost=Cost(amount=state.cost_usd, currency="USD"),
             field_meta={
                 META_NAMESPACE: {
                     "turnPromptTokens": usage.prompt_tokens,
@@ -69,6 +71,7 @@ async def report_usage(turn: Turn) -> None:
                     "turnCostUsd": usage.cost_usd,
                     "sessionPromptTokens": state.prompt_tokens,
                     "sessionCompletionTokens": state.completion_tokens,
+                    "sessionCostUsd": state.cost_usd,
                 }
             },
         ),

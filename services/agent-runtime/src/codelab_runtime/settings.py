@@ -92,11 +92,16 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
     )
     price_input_per_mtok: float = Field(
         default=0.0,
-        description="USD per million prompt tokens of the configured model (for cost limits).",
+        description=(
+            "USD per million prompt tokens of the configured model, for cost limits when the "
+            "llm-proxy does not report a call's cost (it does: its ledger's figure)."
+        ),
     )
     price_output_per_mtok: float = Field(
         default=0.0,
-        description="USD per million completion tokens of the configured model.",
+        description=(
+            "USD per million completion tokens, when the llm-proxy does not report the cost."
+        ),
     )
     max_cost_usd_per_turn: float | None = Field(
         default=None,

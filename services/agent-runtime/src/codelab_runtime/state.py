@@ -31,6 +31,7 @@ class SessionState:
     plan: list[dict[str, Any]] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 def estimate_tokens(message: dict[str, Any]) -> int:

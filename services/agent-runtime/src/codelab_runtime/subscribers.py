@@ -142,7 +142,9 @@ class PersistenceSubscriber:
         await self._store.set_session_fields(event.session_id, always_allowed=allowed)
 
     async def _on_usage(self, event: ev.UsageReported) -> None:
-        await self._store.add_usage(event.session_id, event.prompt_tokens, event.completion_tokens)
+        await self._store.add_usage(
+            event.session_id, event.prompt_tokens, event.completion_tokens, event.cost_usd
+        )
 
 
 def audit(event: ev.BaseEvent) -> None:

@@ -24,6 +24,9 @@ from codelab_runtime.model.base import (
     UsageReport,
 )
 
+# The llm-proxy adds what a call cost (its ledger's figure) to the usage object.
+PROXY_COST_FIELD = "codelab_cost_usd"
+
 
 def parse_chunk(chunk: dict[str, Any]) -> list[ModelEvent]:
     """The model events in one ``chat.completion.chunk``."""
@@ -47,10 +50,12 @@ def parse_chunk(chunk: dict[str, Any]) -> list[ModelEvent]:
         if reason := choice.get("finish_reason"):
             events.append(Finish(reason))
     if usage := chunk.get("usage"):
+        cost = usage.get(PROXY_COST_FIELD)
         events.append(
             UsageReport(
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
+                cost_usd=float(cost) if isinstance(cost, int | float) else None,
             )
         )
     return events

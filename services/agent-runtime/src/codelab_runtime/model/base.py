@@ -31,10 +31,11 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class UsageReport:
-    """Token usage of the call, if the model reports it."""
+    """Token usage of the call, if the model reports it; its cost when the llm-proxy says."""
 
     prompt_tokens: int
     completion_tokens: int
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,8 @@ class ScriptedResponse:
     # Pause before each chunk, so tests can observe streaming or cancel mid-call.
     delay_s: float = 0.0
     error: Exception | None = None
+    # What the call cost, as the llm-proxy reports it; None: not reported.
+    cost_usd: float | None = None
 
 
 Script = ScriptedResponse | Callable[[ChatRequest], ScriptedResponse]
@@ -86,6 +88,6 @@ class ScriptedChatModel:
             yield ToolCallDelta(index, call.id or f"call_{len(self.requests)}_{index}", call.name)
             yield ToolCallDelta(index, arguments=arguments[:half])
             yield ToolCallDelta(index, arguments=arguments[half:])
-        yield UsageReport(prompt_tokens=10, completion_tokens=5)
+        yield UsageReport(prompt_tokens=10, completion_tokens=5, cost_usd=response.cost_usd)
         reason = response.finish_reason or ("tool_calls" if response.tool_calls else "stop")
         yield Finish(reason)

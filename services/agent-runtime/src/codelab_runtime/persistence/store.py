@@ -58,7 +58,9 @@ class SessionStore:
         async with self._sessions.begin() as db:
             await db.execute(update(SessionRow).where(SessionRow.id == session_id).values(**values))
 
-    async def add_usage(self, session_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+    async def add_usage(
+        self, session_id: str, prompt_tokens: int, completion_tokens: int, cost_usd: float
+    ) -> None:
         async with self._sessions.begin() as db:
             await db.execute(
                 update(SessionRow)
@@ -66,6 +68,7 @@ class SessionStore:
                 .values(
                     prompt_tokens=SessionRow.prompt_tokens + prompt_tokens,
                     completion_tokens=SessionRow.completion_tokens + completion_tokens,
+                    cost_usd=SessionRow.cost_usd + cost_usd,
                 )
             )
 
@@ -131,6 +134,7 @@ class SessionStore:
             plan=row.plan,
             prompt_tokens=row.prompt_tokens or 0,
             completion_tokens=row.completion_tokens or 0,
+            cost_usd=row.cost_usd or 0.0,
         )
 
     async def task_history(self, session_id: str, task_id: str) -> list[HistoryItem]:
