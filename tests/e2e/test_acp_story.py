@@ -73,8 +73,10 @@ async def test_calc_story_approved(mesh: RunningMesh, workspace: Path) -> None:
     usage = [u for u in client.updates if isinstance(u, UsageUpdate)][-1]
     meta = (usage.field_meta or {})["codelab"]
     expected = (meta["turnPromptTokens"] * 1.0 + meta["turnCompletionTokens"] * 2.0) / 1e6
-    assert usage.cost is not None and usage.cost.currency == "USD"
-    assert usage.cost.amount == pytest.approx(expected) and expected > 0
+    assert expected > 0
+    assert usage.cost is not None
+    assert usage.cost.currency == "USD"
+    assert usage.cost.amount == pytest.approx(expected)
 
 
 async def test_calc_story_rejected_leaves_file_untouched(
