@@ -3,6 +3,7 @@ tokens expire; a verifier that cached the JWKS early follows without refetching.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from codelab_auth.housekeeping import purge_expired
 from codelab_auth.rotation import RotationPolicy, maintain, rotate_now
 from codelab_common.jwt import JwtVerifier
 
-from .conftest import ISSUER
+from .conftest import ISSUER, fresh_postgres_database
 
 POLICY = RotationPolicy(interval=1000, publish_ahead=100, retire_after=200)
 
@@ -81,6 +82,24 @@ async def test_emergency_rotation_can_drop_the_compromised_key(boot: Any, sqlite
             context.sessions, context.settings.key_encryption_secret, drop_previous=True
         )
         assert await _kids(auth) == [fresh]
+
+
+async def test_replicas_rotating_at_once_publish_one_next_key(boot: Any) -> None:
+    async with fresh_postgres_database() as url, boot(url) as auth:
+        context = auth.context
+        secret = context.settings.key_encryption_secret
+        async with context.sessions() as session:
+            key = await session.scalar(select(SigningKey))
+        assert key is not None
+        due = key.created_at + timedelta(seconds=900)
+        # Every replica's timer fires at the same moment.
+        results = await asyncio.gather(
+            *(maintain(context.sessions, secret, POLICY, due) for _ in range(3))
+        )
+        async with context.sessions() as session:
+            statuses = (await session.scalars(select(SigningKey.status))).all()
+    assert sorted(statuses) == ["active", "next"]
+    assert sum(len(done) for done in results) == 1
 
 
 async def test_rotation_disabled_does_nothing(boot: Any, sqlite_url: str) -> None:

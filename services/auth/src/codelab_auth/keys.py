@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from codelab_auth.adapters.models import SigningKey
 from codelab_auth.errors import KeyDecryptionError
+from codelab_common.db import serialise_across_replicas
 
 ALGORITHM = "RS256"
 NEXT = "next"  # published ahead of use, so verifiers know it before it signs
@@ -23,6 +24,8 @@ RETIRED = "retired"  # no longer signs, still published so its tokens verify unt
 EXPIRED = "expired"  # neither signs nor is published; kept for the record
 PUBLISHED = (NEXT, ACTIVE, RETIRED)
 log = logging.getLogger(__name__)
+# Held while the key table is read and changed (first key, rotation), across replicas.
+KEY_LIFECYCLE_LOCK = "codelab-auth-key-lifecycle"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Keyring:
     async def ensure_key(self) -> None:
         """Generate the first key when the table has no active one, then load."""
         async with self._sessions.begin() as session:
+            # Replicas booting on an empty table must not each generate a first key.
+            await serialise_across_replicas(session, KEY_LIFECYCLE_LOCK)
             if await _newest_active(session) is None:
                 row, loaded = await asyncio.to_thread(new_signing_key, self._secret)
                 session.add(row)

@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from codelab_auth.adapters.models import SigningKey, utcnow
 from codelab_auth.audit import audit_async
-from codelab_auth.keys import ACTIVE, EXPIRED, NEXT, RETIRED, new_signing_key
+from codelab_auth.keys import (
+    ACTIVE,
+    EXPIRED,
+    KEY_LIFECYCLE_LOCK,
+    NEXT,
+    RETIRED,
+    new_signing_key,
+)
+from codelab_common.db import serialise_across_replicas
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,9 @@ async def maintain(
     now = now or utcnow()
     done: list[str] = []
     async with sessions.begin() as session:
+        # Every replica runs this on a timer: without the lock two could both see no next
+        # key and each publish one.
+        await serialise_across_replicas(session, KEY_LIFECYCLE_LOCK)
         active = await _keys(session, ACTIVE)
         upcoming = await _keys(session, NEXT)
         if policy.interval > 0 and active:
@@ -95,6 +106,7 @@ async def rotate_now(
     row, _ = await asyncio.to_thread(new_signing_key, secret)
     now = utcnow()
     async with sessions.begin() as session:
+        await serialise_across_replicas(session, KEY_LIFECYCLE_LOCK)
         for old in await _keys(session, ACTIVE, NEXT, *((RETIRED,) if drop_previous else ())):
             _retire(old, now, EXPIRED if drop_previous else RETIRED)
         row.created_at = now
