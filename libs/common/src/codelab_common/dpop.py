@@ -14,9 +14,10 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import redis.asyncio as aioredis
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
@@ -65,13 +66,55 @@ class ReplayCache:
         return True
 
 
-class DpopVerifier:
-    """Checks proofs for one server: ``verify`` returns the key thumbprint (``jkt``)."""
+class SharedReplays(Protocol):
+    """Proof ``jti`` values seen by *any* replica of the server."""
 
-    def __init__(self, max_age: float = 60.0, leeway: float = 5.0) -> None:
+    async def first_use(self, jti: str, window: float) -> bool: ...
+
+
+class RedisReplays:
+    """:class:`SharedReplays` in Redis: one ``SET NX`` per proof, gone after the window."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}dpop:jti:"
+
+    async def first_use(self, jti: str, window: float) -> bool:
+        # Hashed: a jti is client-chosen and may be long; the key stays bounded.
+        key = self._prefix + hashlib.sha256(jti.encode()).hexdigest()
+        return bool(await self._redis.set(key, b"1", nx=True, px=int(window * 1000)))
+
+
+class DpopVerifier:
+    """Checks proofs for one server: ``verify`` returns the key thumbprint (``jkt``).
+
+    Replays are refused per process by ``verify``; a server with several replicas passes
+    ``shared`` and calls :meth:`verify_shared`, so a proof used at one replica is refused
+    at every other one too (RFC 9449 §11.1).
+    """
+
+    def __init__(
+        self, max_age: float = 60.0, leeway: float = 5.0, shared: SharedReplays | None = None
+    ) -> None:
         self._max_age = max_age
         self._leeway = leeway
         self._replays = ReplayCache(max_age + leeway)
+        self._shared = shared
+
+    async def verify_shared(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str | Sequence[str],
+        access_token: str | None = None,
+    ) -> str:
+        """:meth:`verify`, then the replay check across replicas when ``shared`` is set."""
+        jkt, jti = self._check(proof, method=method, url=url, access_token=access_token)
+        window = self._max_age + self._leeway
+        if self._shared is not None and not await self._shared.first_use(jti, window):
+            raise InvalidDpopProof("the proof was already used")
+        return jkt
 
     def verify(
         self,
@@ -86,6 +129,17 @@ class DpopVerifier:
         A server reachable under several names (``localhost`` and ``127.0.0.1``, an internal
         and a public host) accepts a proof whose ``htu`` is any of them, and nothing else.
         """
+        return self._check(proof, method=method, url=url, access_token=access_token)[0]
+
+    def _check(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str | Sequence[str],
+        access_token: str | None,
+    ) -> tuple[str, str]:
+        """(jkt, jti) of a valid proof not seen by this process before."""
         targets = {_normalize(u) for u in ([url] if isinstance(url, str) else url)}
         try:
             header = jws.extract_compact(proof.encode("ascii")).headers()  # unverified: the key
@@ -113,4 +167,4 @@ class DpopVerifier:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or not self._replays.first_use(jti, now):
             raise InvalidDpopProof("the proof was already used")
-        return str(key.thumbprint())
+        return str(key.thumbprint()), jti

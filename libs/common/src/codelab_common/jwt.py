@@ -183,7 +183,7 @@ class JwtVerifier:
     ) -> AccessTokenClaims:
         """Verify a DPoP-bound token and the request's proof (RFC 9449 §7.1)."""
         claims = await self._verify(token)
-        jkt = dpop.verify(proof, method=method, url=url, access_token=token)
+        jkt = await dpop.verify_shared(proof, method=method, url=url, access_token=token)
         if claims.dpop_jkt is None or not hmac.compare_digest(claims.dpop_jkt, jkt):
             raise InvalidToken("the token is not bound to the proof's key")
         return claims

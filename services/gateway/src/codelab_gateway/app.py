@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from codelab_common.app import create_service_app
+from codelab_common.dpop import DpopVerifier, RedisReplays
 from codelab_common.http import create_http_client
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
@@ -59,7 +60,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings=settings,
             channel=channel,
             access=SessionAccess(channel),
-            authenticator=Authenticator(verifier, metrics),
+            authenticator=Authenticator(
+                verifier,
+                metrics,
+                DpopVerifier(shared=RedisReplays(redis, settings.redis_prefix)),
+            ),
             metrics=metrics,
             rest=RestRelay(
                 channel,

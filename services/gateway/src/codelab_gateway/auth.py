@@ -44,10 +44,13 @@ def _failure_reason(exc: InvalidToken) -> str:
 class Authenticator:
     """Verifies access tokens for one audience and counts why the rejected ones failed."""
 
-    def __init__(self, verifier: JwtVerifier, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, verifier: JwtVerifier, metrics: GatewayMetrics, dpop: DpopVerifier | None = None
+    ) -> None:
         self._verifier = verifier
         self._metrics = metrics
-        self._dpop = DpopVerifier()  # proof jti replay cache: per replica
+        # With shared replays (Redis) a proof is single-use across every gateway replica.
+        self._dpop = dpop or DpopVerifier()
 
     async def authenticate_dpop(
         self,
