@@ -31,8 +31,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: SQL logs must never carry row values.
-    engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
-    if url.get_backend_name() == "sqlite":
+    sqlite = url.get_backend_name() == "sqlite"
+    # A file next to the process needs no liveness ping per checkout; a server does.
+    engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=not sqlite)
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_for_appends)
     return engine
 
