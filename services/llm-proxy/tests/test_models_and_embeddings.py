@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from codelab_testing.fake_provider import FakeProvider, Reply
 
-from .conftest import RunningProxy
+from .conftest import ProxyFor, RunningProxy, deployment
 
 
 async def test_models_lists_configured_names(proxy: RunningProxy) -> None:
@@ -21,6 +21,24 @@ async def test_models_lists_configured_names(proxy: RunningProxy) -> None:
         one = await client.models.retrieve("coder")
     assert listed == ["coder", "embedder"]
     assert one.id == "coder"
+
+
+def test_models_say_their_context_window(
+    proxy_for: ProxyFor, provider: FakeProvider
+) -> None:
+    small = deployment("coder", provider.base_url, model_info={"max_input_tokens": 8000})
+    large = deployment("coder", provider.base_url, model_info={"max_input_tokens": 32000})
+    known = deployment("gpt", provider.base_url)
+    known["litellm_params"]["model"] = "openai/gpt-4o"
+    unknown = deployment("mystery", provider.base_url)
+    with proxy_for({"model_list": [small, large, known, unknown]}) as proxy:
+        listed = httpx.get(f"{proxy.base_url}/models", headers=proxy.headers()).json()["data"]
+        one = httpx.get(f"{proxy.base_url}/models/coder", headers=proxy.headers()).json()
+    windows = {m["id"]: m.get("context_window") for m in listed}
+    # The pool promises what its smallest deployment takes; litellm's model map fills in
+    # known models; nothing is said of a model nobody knows.
+    assert windows == {"coder": 8000, "gpt": 128000, "mystery": None}
+    assert one["context_window"] == 8000
 
 
 async def test_embeddings_through_the_sdk(proxy: RunningProxy) -> None:

@@ -23,6 +23,7 @@ Several entries with one ``model_name`` form a pool; our router balances and fai
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,18 @@ class ProxyConfig(BaseModel):
 
     def pool(self, model: str) -> list[Deployment]:
         return [d for d in self.model_list if d.model_name == model]
+
+    def context_window(self, model: str, known: Callable[[str], int | None]) -> int | None:
+        """The prompt tokens every deployment of ``model`` accepts: the smallest of their
+        ``model_info.max_input_tokens`` (else ``known(litellm model)``); None if unknown."""
+        windows = []
+        for deployment in self.pool(model):
+            given = deployment.model_info.get("max_input_tokens")
+            window = int(given) if given else known(str(deployment.litellm_params["model"]))
+            if window is None:
+                return None  # one unknown deployment: no promise for the pool
+            windows.append(window)
+        return min(windows) if windows else None
 
     def router_model_list(self) -> list[dict[str, Any]]:
         """The list as litellm's ``Router(model_list=...)`` takes it (our keys left out)."""

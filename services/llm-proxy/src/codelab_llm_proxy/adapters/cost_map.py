@@ -1,4 +1,5 @@
-"""Prices from litellm's cost map, read from the JSON file litellm ships, without importing it.
+"""Prices and context windows from litellm's model map, read from the JSON file litellm
+ships, without importing it.
 
 ``import litellm`` costs ~200 MB of RSS and seconds of CPU; a proxy whose deployments all
 take the fast path needs only this table from it.
@@ -28,11 +29,22 @@ def _cost_map() -> dict[str, Any]:
     return table
 
 
+def _info(model: str) -> dict[str, Any]:
+    table = _cost_map()
+    found: dict[str, Any] = table.get(model) or table.get(model.split("/", 1)[-1]) or {}
+    return found
+
+
+def context_window(model: str) -> int | None:
+    """Prompt tokens the model accepts (``max_input_tokens``), if the map knows it."""
+    value = _info(model).get("max_input_tokens")
+    return int(value) if isinstance(value, int | float) and value > 0 else None
+
+
 @functools.lru_cache(maxsize=1024)
 def _rates(model: str) -> tuple[float, float]:
     """USD per prompt and completion token; (0, 0) for models the map does not price."""
-    table = _cost_map()
-    info = table.get(model) or table.get(model.split("/", 1)[-1]) or {}
+    info = _info(model)
     return (
         float(info.get("input_cost_per_token") or 0.0),
         float(info.get("output_cost_per_token") or 0.0),

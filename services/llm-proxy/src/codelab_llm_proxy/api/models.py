@@ -8,25 +8,34 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from codelab_common.errors import CodelabError
+from codelab_llm_proxy.adapters.cost_map import context_window
 from codelab_llm_proxy.api.deps import Backend, Caller, Metrics, require_model
 from codelab_llm_proxy.api.records import new_record
+from codelab_llm_proxy.backend import LlmBackend
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-def _model_object(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "created": 0, "owned_by": "codelab"}
+def _model_object(llm: LlmBackend, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = {"id": name, "object": "model", "created": 0, "owned_by": "codelab"}
+    # Extension: how many prompt tokens the model takes, so callers (the agent runtime)
+    # know when to condense without a model table of their own.
+    window = llm.config.context_window(name, context_window)
+    if window is not None:
+        found["context_window"] = window
+    return found
 
 
 @router.get("/models", summary="The configured model names")
 async def list_models(caller: Caller, llm: Backend) -> dict[str, Any]:
-    return {"object": "list", "data": [_model_object(m) for m in llm.config.model_names]}
+    data = [_model_object(llm, m) for m in llm.config.model_names]
+    return {"object": "list", "data": data}
 
 
 @router.get("/models/{model}", summary="One configured model")
 async def get_model(model: str, caller: Caller, llm: Backend) -> dict[str, Any]:
     require_model(llm, model)
-    return _model_object(model)
+    return _model_object(llm, model)
 
 
 class EmbeddingRequest(BaseModel):
