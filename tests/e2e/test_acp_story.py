@@ -12,7 +12,7 @@ from acp.schema import AgentMessageChunk, UsageUpdate
 
 from codelab_testing.acp_driver import acp_connection
 from codelab_testing.fake_provider_models import Reply
-from codelab_testing.mesh_fixture import RunningMesh
+from codelab_testing.mesh_fixture import E2E_CONTEXT_WINDOW, RunningMesh
 
 BROKEN = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -77,6 +77,8 @@ async def test_calc_story_approved(mesh: RunningMesh, workspace: Path) -> None:
     assert usage.cost is not None
     assert usage.cost.currency == "USD"
     assert usage.cost.amount == pytest.approx(expected)
+    # The runtime learnt the model's window from the llm-proxy.
+    assert usage.size == E2E_CONTEXT_WINDOW
 
 
 async def test_calc_story_rejected_leaves_file_untouched(

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from codelab_runtime.adapters.model_info import context_window_of
 from codelab_runtime.adapters.openai_model import OpenAIChatModel, parse_chunk
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.errors import ModelCallError, ModelRequestsDisabled
@@ -72,6 +73,16 @@ def fake_mesh(seen: dict[str, Any]) -> FastAPI:
             }
         )
         return JSONResponse({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 600})
+
+    @app.get("/v1/models/{model}")
+    async def model_info(model: str, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != "Bearer tok-1":
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if model == "codelab-default":
+            return JSONResponse({"id": model, "object": "model", "context_window": 4096})
+        if model == "no-window":
+            return JSONResponse({"id": model, "object": "model"})
+        return JSONResponse({"error": {"message": "no such model"}}, status_code=404)
 
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> Any:
@@ -173,3 +184,26 @@ async def test_kill_switch_blocks_network_models(
     with pytest.raises(ModelRequestsDisabled):
         _ = [e async for e in model.stream(chat_request())]
     assert "body" not in seen
+
+
+async def test_the_context_window_is_what_the_proxy_says(
+    http: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, seen = http
+    tokens = ClientCredentialsTokens(
+        client,
+        "http://mesh/oauth/token",
+        "codelab-runtime",
+        "s3cret",
+        scope="llm:invoke",
+        resource="codelab-llm-proxy",
+    )
+    assert await context_window_of(client, "http://mesh/v1", "codelab-default", tokens) == 4096
+    assert await context_window_of(client, "http://mesh/v1", "no-window", tokens) is None
+    assert await context_window_of(client, "http://mesh/v1", "unknown", tokens) is None
+    # Without a token the proxy refuses: the runtime falls back instead of failing.
+    assert await context_window_of(client, "http://mesh/v1", "codelab-default", None) is None
+    unreachable = "http://127.0.0.1:9/v1"
+    async with httpx.AsyncClient() as nowhere:
+        assert await context_window_of(nowhere, unreachable, "codelab-default", None) is None
+    assert len(seen["token_calls"]) == 1  # one token, reused

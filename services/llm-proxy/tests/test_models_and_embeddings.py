@@ -23,9 +23,7 @@ async def test_models_lists_configured_names(proxy: RunningProxy) -> None:
     assert one.id == "coder"
 
 
-def test_models_say_their_context_window(
-    proxy_for: ProxyFor, provider: FakeProvider
-) -> None:
+def test_models_say_their_context_window(proxy_for: ProxyFor, provider: FakeProvider) -> None:
     small = deployment("coder", provider.base_url, model_info={"max_input_tokens": 8000})
     large = deployment("coder", provider.base_url, model_info={"max_input_tokens": 32000})
     known = deployment("gpt", provider.base_url)

@@ -140,6 +140,10 @@ def _provider_process(run_dir: Path, port: int) -> ServiceProcess:
     )
 
 
+# The e2e model's context window, as the llm-proxy's config says it.
+E2E_CONTEXT_WINDOW = 16_000
+
+
 def _llm_config(path: Path, provider_url: str) -> Path:
     path.write_text(
         "model_list:\n"
@@ -148,8 +152,10 @@ def _llm_config(path: Path, provider_url: str) -> Path:
         "      model: openai/fake-model\n"
         f"      api_base: {provider_url}/v1\n"
         "      api_key: fake-key\n"
-        # A price, so the cost the llm-proxy reports back to the runtime is not zero.
+        # A price, so the cost the llm-proxy reports back to the runtime is not zero, and
+        # a context window the runtimes learn from the proxy (none is configured on them).
         "    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}\n"
+        f"    model_info: {{max_input_tokens: {E2E_CONTEXT_WINDOW}}}\n"
     )
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from codelab_common.logging import configure_logging
 from codelab_common.redis import create_redis
 from codelab_common.sessions import RedisSessionChannel
 from codelab_common.settings import secret_value
+from codelab_runtime.adapters.model_info import context_window_of
 from codelab_runtime.adapters.openai_model import OpenAIChatModel
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.agents.custom import load_agents
@@ -28,6 +30,10 @@ from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.tools.client_ops import ToolLimits
 from codelab_runtime.tools.policy import ApprovalPolicy
 from codelab_runtime.worker import RuntimeSupervisor
+
+log = logging.getLogger(__name__)
+# Assumed when neither the settings nor the llm-proxy say how large the window is.
+DEFAULT_CONTEXT_WINDOW = 32_000
 
 
 def create_app(
@@ -70,6 +76,7 @@ def create_app(
                 tokens,
                 allow_requests=settings.allow_model_requests,
             )
+            window = await _context_window(settings, model, http, tokens)
             deps = RuntimeDeps(
                 model=model,
                 bus=bus,
@@ -89,10 +96,10 @@ def create_app(
                     command_deny=tuple(settings.command_deny),
                     edit_allow=tuple(settings.edit_auto_approve),
                 ),
-                context_window_tokens=settings.context_window_tokens,
+                context_window_tokens=window,
                 condenser=Condenser(
                     _condense_model(model, settings, http, tokens),
-                    settings.context_window_tokens,
+                    window,
                     settings.condense_at_ratio,
                 ),
             )
@@ -128,6 +135,23 @@ def create_app(
     return create_service_app(
         "agent-runtime", lifespan=lifespan, settings=settings, title="CodeLab agent runtime"
     )
+
+
+async def _context_window(
+    settings: RuntimeSettings,
+    model: ChatModel,
+    http: httpx.AsyncClient,
+    tokens: ClientCredentialsTokens | None,
+) -> int:
+    """The configured window, else the llm-proxy's word for the model, else a default."""
+    if settings.context_window_tokens is not None:
+        return settings.context_window_tokens
+    if isinstance(model, OpenAIChatModel) and settings.allow_model_requests:
+        told = await context_window_of(http, settings.llm_proxy_url, settings.model, tokens)
+        if told is not None:
+            log.info("context window of %s: %d tokens (from the llm-proxy)", settings.model, told)
+            return told
+    return DEFAULT_CONTEXT_WINDOW
 
 
 def _condense_model(

@@ -135,9 +135,13 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
         default_factory=list,
         description="Path globs (relative to the workspace) edited without asking.",
     )
-    context_window_tokens: int = Field(
-        default=32_000,
-        description="Context window of the configured model, in tokens (estimated).",
+    context_window_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Context window of the configured model, in tokens; unset: as the llm-proxy says "
+            "(GET /v1/models/{model}), else 32000."
+        ),
     )
     condense_at_ratio: float = Field(
         default=0.8,
