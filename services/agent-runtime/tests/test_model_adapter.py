@@ -101,6 +101,17 @@ def fake_mesh(seen: dict[str, Any]) -> FastAPI:
     return app
 
 
+def _tokens(client: httpx.AsyncClient) -> ClientCredentialsTokens:
+    return ClientCredentialsTokens(
+        client,
+        "http://mesh/oauth/token",
+        "codelab-runtime",
+        "s3cret",
+        scope="llm:invoke",
+        resource="codelab-llm-proxy",
+    )
+
+
 def chat_request() -> ChatRequest:
     return ChatRequest(
         messages=[{"role": "user", "content": "hi"}],
@@ -123,14 +134,7 @@ async def test_streams_text_tool_calls_and_usage_with_our_headers(
     http: tuple[httpx.AsyncClient, dict[str, Any]],
 ) -> None:
     client, seen = http
-    tokens = ClientCredentialsTokens(
-        client,
-        "http://mesh/oauth/token",
-        "codelab-runtime",
-        "s3cret",
-        scope="llm:invoke",
-        resource="codelab-llm-proxy",
-    )
+    tokens = _tokens(client)
     model = OpenAIChatModel(client, "http://mesh/v1", "codelab-default", tokens)
     events = [e async for e in model.stream(chat_request())]
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hel"), TextDelta("lo")]
@@ -190,14 +194,7 @@ async def test_the_context_window_is_what_the_proxy_says(
     http: tuple[httpx.AsyncClient, dict[str, Any]],
 ) -> None:
     client, seen = http
-    tokens = ClientCredentialsTokens(
-        client,
-        "http://mesh/oauth/token",
-        "codelab-runtime",
-        "s3cret",
-        scope="llm:invoke",
-        resource="codelab-llm-proxy",
-    )
+    tokens = _tokens(client)
     assert await context_window_of(client, "http://mesh/v1", "codelab-default", tokens) == 4096
     assert await context_window_of(client, "http://mesh/v1", "no-window", tokens) is None
     assert await context_window_of(client, "http://mesh/v1", "unknown", tokens) is None
