@@ -138,11 +138,14 @@ class EditorClient:
         )
         return await self.wait_response(rid)
 
-    async def prompt(self, text: str) -> str:
-        return await self.send(
-            "session/prompt",
-            {"sessionId": self.session_id, "prompt": [{"type": "text", "text": text}]},
-        )
+    async def prompt(self, text: str, meta: dict[str, Any] | None = None) -> str:
+        params: dict[str, Any] = {
+            "sessionId": self.session_id,
+            "prompt": [{"type": "text", "text": text}],
+        }
+        if meta is not None:
+            params["_meta"] = meta
+        return await self.send("session/prompt", params)
 
     async def pump(self, block_ms: int = 100) -> None:
         """Read new output once; answer what the agent asks."""

@@ -77,3 +77,16 @@ async def test_usage_is_reported_per_turn_and_kept_per_session(
     assert (state.prompt_tokens, state.completion_tokens, state.cost_usd) == (30, 15, 1.75)
     reported = [e for e in replica.events if isinstance(e, ev.UsageReported)]
     assert [e.session_completion_tokens for e in reported] == [10, 15]
+
+
+async def test_a_turn_continues_the_trace_its_prompt_carries(
+    replica: Replica, client: EditorClient
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    replica.model.add(ScriptedResponse(text=["traced"]))
+    await client.new_session()
+    meta = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    await client.wait_response(await client.prompt("follow me", meta=meta))
+    turn_events = [e for e in replica.events if e.correlation_id is not None]
+    assert turn_events
+    assert {e.trace_id for e in turn_events} == {trace_id}

@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from codelab_common import events as ev
 from codelab_common.protocol import META_NAMESPACE, JsonRpcErrorCode
+from codelab_common.trace_context import context_from_meta
 from codelab_runtime.agents.specs import mode_state
 from codelab_runtime.loop import CancelScope, run_turn
 from codelab_runtime.prompt_text import prompt_to_text
@@ -141,21 +142,23 @@ class RuntimeAgent:
         factory = TurnFactory(self._client, self._deps, state, turn_id)
         self._scope = factory.cancel_scope
         turn = factory.make(state)
-        # The turn's events and model calls share one trace (the task copies the context).
+        # The turn's events and model calls share one trace (the task copies the context),
+        # continuing the client's / gateway's when the prompt carries one in ``_meta``.
         with _tracer.start_as_current_span(
             "runtime.prompt_turn",
+            context=context_from_meta(kwargs),
             attributes={"codelab.session_id": session_id, "codelab.turn_id": turn_id},
         ):
             self._turn = asyncio.create_task(run_turn(turn, user_text))
-        try:
-            stop_reason = await self._turn
-        except asyncio.CancelledError:
-            if self._cancelled and self._turn.cancelled():
-                return PromptResponse(stop_reason="cancelled")
-            raise
-        finally:
-            self._transport.forget_outstanding()
-        await report_usage(turn)
+            try:
+                stop_reason = await self._turn
+            except asyncio.CancelledError:
+                if self._cancelled and self._turn.cancelled():
+                    return PromptResponse(stop_reason="cancelled")
+                raise
+            finally:
+                self._transport.forget_outstanding()
+            await report_usage(turn)
         return PromptResponse(stop_reason=stop_reason)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:

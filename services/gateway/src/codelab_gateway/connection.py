@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from codelab_common.jwt import AccessTokenClaims
 from codelab_common.protocol import CloseCode
 from codelab_common.sessions import OutputEntry, SessionChannel
+from codelab_common.trace_context import relayed_with_trace_context
 from codelab_gateway.jsonrpc import (
     JsonId,
     Kind,
@@ -104,6 +105,7 @@ class AcpConnection:
             rewritten = rewrite_id(self.id, original)
             self._outstanding[rewritten] = original
             message = {**message, "id": rewritten}
+        message = relayed_with_trace_context(message)
         try:
             await self.channel.post_input(session_id, message, origin=self.id, sub=self.claims.sub)
         except Exception:

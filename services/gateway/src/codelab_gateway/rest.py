@@ -12,6 +12,7 @@ from typing import Any
 
 from codelab_common.protocol import JSONRPC_VERSION
 from codelab_common.sessions import SessionChannel
+from codelab_common.trace_context import relayed_with_trace_context
 from codelab_gateway.errors import RuntimeRejected, RuntimeTimeout
 from codelab_gateway.jsonrpc import Message, with_codelab_meta
 from codelab_gateway.metrics import TO_AGENT, GatewayMetrics
@@ -41,6 +42,7 @@ class RestRelay:
         self._create_timeout = create_timeout
 
     async def post(self, session_id: str, message: Message, sub: str) -> None:
+        message = relayed_with_trace_context(message)
         await self._channel.post_input(session_id, message, origin=ORIGIN, sub=sub)
         self._metrics.messages.labels("sse", TO_AGENT).inc()
 
