@@ -7,12 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from codelab_common.jwt import InvalidToken, JwtVerifier
 
-from .conftest import ISSUER
+from .conftest import CLI_CLIENT, ISSUER
 
 TOKEN_URL = f"{ISSUER}/oauth/token"
 
@@ -87,3 +88,25 @@ async def test_bearer_clients_are_unaffected(auth: Any) -> None:
     body = await auth.login("alice", "alice-password")
     assert body["token_type"] == "Bearer"
     assert "cnf" not in auth.claims(body["access_token"])
+
+
+async def test_a_proof_is_single_use_across_replicas(boot: Any, sqlite_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    shared = {"redis_url": "redis://127.0.0.1:6379/0", "redis_prefix": prefix}
+    form = {"grant_type": "password", "username": "alice", "password": "alice-password"}
+    async with boot(sqlite_url, **shared) as one, boot(sqlite_url, **shared) as two:
+        await one.add_user("alice", "alice-password", ["developer"])
+        await one.add_client(CLI_CLIENT)
+        key = ECKey.generate_key("P-256")
+        once = proof(key)
+        assert (await _token(one, {"DPoP": once}, **form)).status_code == 200
+        replayed = await _token(two, {"DPoP": once}, **form)
+        assert replayed.json()["error"] == "invalid_dpop_proof"
+        assert (await _token(two, {"DPoP": proof(key)}, **form)).status_code == 200
+        redis = aioredis.Redis.from_url(shared["redis_url"])
+        try:
+            keys = [k async for k in redis.scan_iter(f"{prefix}*")]
+            if keys:
+                await redis.delete(*keys)
+        finally:
+            await redis.aclose()

@@ -30,6 +30,7 @@ from codelab_auth.settings import AuthSettings
 from codelab_auth.throttle import LoginThrottle, MemoryCounters, RedisCounters
 from codelab_auth.totp import TotpCodec
 from codelab_common.app import create_service_app
+from codelab_common.dpop import DpopVerifier, RedisReplays
 from codelab_common.jwt import JwtVerifier
 from codelab_common.logging import configure_logging
 from codelab_common.redis import create_redis
@@ -83,7 +84,11 @@ async def open_context(settings: AuthSettings) -> AsyncIterator[AuthContext]:
                 settings.throttle_policy,
             ),
         )
-        yield AuthContext(settings, engine, sessions, keyring, policy, redis)
+        # With Redis a DPoP proof is single-use across every auth replica, not per process.
+        shared = RedisReplays(redis, settings.redis_prefix) if redis else None
+        yield AuthContext(
+            settings, engine, sessions, keyring, policy, redis, DpopVerifier(shared=shared)
+        )
     finally:
         if redis is not None:
             await redis.aclose()

@@ -89,8 +89,8 @@ class AuthSettings(ServiceSettings):
     )
     redis_url: str = Field(
         default="",
-        description="Redis for the failed-login counters shared by replicas; empty keeps "
-        "them in-process (fine for one process only).",
+        description="Redis for the failed-login counters and used DPoP proofs shared by "
+        "replicas; empty keeps them in-process (fine for one process only).",
     )
     redis_prefix: str = Field(default="codelab:", description="Prefix of every Redis key.")
     login_account_threshold: int = Field(

@@ -61,10 +61,10 @@ class InvalidDpopProofError(OAuth2Error):  # type: ignore[misc]
     error = "invalid_dpop_proof"
 
 
-def _dpop_key(context: AuthContext, proof: str) -> str:
+async def _dpop_key(context: AuthContext, proof: str) -> str:
     """The thumbprint of the proof's key; the proof must be for this token endpoint."""
     try:
-        return context.dpop.verify(
+        return await context.dpop.verify_shared(
             proof, method="POST", url=f"{context.settings.issuer}/oauth/token"
         )
     except InvalidDpopProof as exc:
@@ -82,7 +82,7 @@ async def _run(context: AuthContext, request: Request, endpoint: str) -> Respons
         if endpoint == "token" and not oauth_request.payload.grant_type:
             raise InvalidRequestError("Missing 'grant_type' in request.")
         if endpoint == "token" and (proof := request.headers.get("dpop")) is not None:
-            oauth_request.dpop_jkt = _dpop_key(context, proof)
+            oauth_request.dpop_jkt = await _dpop_key(context, proof)
     except OAuth2Error as error:
         return to_response(error_result(error))
     key = await context.keyring.signing_key()
