@@ -107,3 +107,34 @@ async def test_lease_expires_and_the_session_is_orphaned(channel: SessionChannel
     assert await channel.orphaned_sessions() == ["sess_1"]
     assert await channel.acquire_lease("sess_1", "rt-2", 10_000)
     assert await channel.orphaned_sessions() == []
+
+
+async def test_an_idle_session_leaves_redis_after_its_retention() -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        kept = RedisSessionChannel(client, prefix, retention_ms=0)
+        await kept.create_session(_record("sess_kept"))
+        await kept.append_output("sess_kept", {"n": 1})
+        retained = RedisSessionChannel(client, prefix, retention_ms=300)
+        await retained.create_session(_record("sess_idle"))
+        await retained.post_input("sess_idle", {"n": 1}, origin="c", sub="alice")
+        await retained.append_output("sess_idle", {"n": 2})
+        parts = [retained.key("sess_idle", p) for p in ("seq", "out", "in")]
+        ttls = [await client.pttl(k) for k in [retained.key("sess_idle"), *parts]]
+        assert all(0 < ttl <= 300 for ttl in ttls), ttls
+        # Activity gives the session its whole retention again.
+        await asyncio.sleep(0.2)
+        await retained.append_output("sess_idle", {"n": 3})
+        assert await client.pttl(retained.key("sess_idle")) > 200
+        await asyncio.sleep(0.4)
+        assert await retained.get_session("sess_idle") is None
+        assert [k async for k in client.scan_iter(f"{prefix}session:sess_idle*")] == []
+        # Without a retention nothing expires.
+        assert await client.pttl(kept.key("sess_kept")) == -1
+        assert await kept.last_seq("sess_kept") == 1
+    finally:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -42,6 +42,19 @@ class RedisSettings(BaseSettings):
         default="codelab:",
         description="Prefix of every Redis key; tests give each run its own.",
     )
+    session_retention_days: float = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Drop a session's registry entry and streams from Redis after this many days "
+            "without input or output (its history stays in the runtime database, but it can "
+            "no longer be resumed through the gateway); 0 keeps them forever."
+        ),
+    )
+
+    @property
+    def session_retention_ms(self) -> int:
+        return int(self.session_retention_days * 86_400_000)
 
 
 class JwtSettings(BaseSettings):

@@ -103,7 +103,9 @@ def create_app(
                     settings.condense_at_ratio,
                 ),
             )
-            channel = RedisSessionChannel(redis, settings.redis_prefix)
+            channel = RedisSessionChannel(
+                redis, settings.redis_prefix, retention_ms=settings.session_retention_ms
+            )
             supervisor = RuntimeSupervisor(
                 channel,
                 deps,

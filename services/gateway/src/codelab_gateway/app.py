@@ -54,7 +54,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             audience=settings.audience,
             http=http,
         )
-        channel = RedisSessionChannel(redis, settings.redis_prefix)
+        channel = RedisSessionChannel(
+            redis, settings.redis_prefix, retention_ms=settings.session_retention_ms
+        )
         metrics = GatewayMetrics(app.state.metrics_registry)
         app.state.gateway = GatewayState(
             settings=settings,

@@ -18,9 +18,14 @@ from codelab_common.sessions.channel import (
     Wakeup,
 )
 
+# KEYS: every key of the session, seq and out first; with a retention, each lives on.
 _APPEND_OUTPUT = """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], seq .. '-0', 'msg', ARGV[1])
+local retention = tonumber(ARGV[2])
+if retention > 0 then
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], retention) end
+end
 return seq
 """
 # Renew or release only a lease we hold.
@@ -49,9 +54,13 @@ def _seq_of(entry_id: bytes | str) -> int:
 class RedisSessionChannel:
     """The production :class:`SessionChannel`, on one shared ``redis.asyncio`` client."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "codelab:") -> None:
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str = "codelab:", *, retention_ms: int = 0
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        # > 0: every input or output gives the session's keys this long to live again.
+        self._retention_ms = retention_ms
         self._append = redis.register_script(_APPEND_OUTPUT)
         self._renew = redis.register_script(_RENEW_LEASE)
         self._release = redis.register_script(_RELEASE_LEASE)
@@ -76,6 +85,22 @@ class RedisSessionChannel:
                 raise
         self._groups_ready.add(stream)
 
+    def _session_keys(self, session_id: str) -> list[str]:
+        """seq, out, the registry entry, in: what one session keeps in Redis."""
+        return [
+            self.key(session_id, "seq"),
+            self.key(session_id, "out"),
+            self.key(session_id),
+            self.key(session_id, "in"),
+        ]
+
+    async def _extend(self, session_id: str) -> None:
+        if self._retention_ms:
+            pipe = self._redis.pipeline(transaction=False)
+            for key in self._session_keys(session_id):
+                pipe.pexpire(key, self._retention_ms)
+            await pipe.execute()
+
     async def create_session(self, record: SessionRecord) -> None:
         await self._redis.hset(
             self.key(record.session_id),
@@ -86,6 +111,7 @@ class RedisSessionChannel:
             },
         )
         await self._ensure_group(self.key(record.session_id, "in"))
+        await self._extend(record.session_id)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         raw = await self._redis.hgetall(self.key(session_id))
@@ -107,6 +133,7 @@ class RedisSessionChannel:
         entry_id = await self._redis.xadd(
             stream, {"msg": json.dumps(message), "origin": origin, "sub": sub}
         )
+        await self._extend(session_id)
         await self._ensure_group(self.wakeup_stream)
         await self._redis.xadd(
             self.wakeup_stream,
@@ -140,8 +167,8 @@ class RedisSessionChannel:
 
     async def append_output(self, session_id: str, message: dict[str, Any]) -> int:
         seq = await self._append(
-            keys=[self.key(session_id, "seq"), self.key(session_id, "out")],
-            args=[json.dumps(message)],
+            keys=self._session_keys(session_id),
+            args=[json.dumps(message), self._retention_ms],
         )
         return int(seq)
 
