@@ -18,6 +18,7 @@ from codelab_common.events import BaseEvent
 from codelab_common.sessions import SessionChannel, SessionRecord
 from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
+from codelab_runtime.model_window import ModelWindow
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.runtime_deps import Prices, RuntimeDeps
 from codelab_runtime.subscribers import install_subscribers
@@ -71,7 +72,7 @@ def make_replica(
         max_model_calls=max_model_calls,
         default_mode="orchestrator",
         policy=policy or ApprovalPolicy(),
-        context_window_tokens=context_window_tokens,
+        context_window=ModelWindow(context_window_tokens),
         condenser=condenser,
         max_tool_calls=max_tool_calls,
         prices=prices or Prices(),

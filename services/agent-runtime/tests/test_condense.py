@@ -25,8 +25,8 @@ async def test_long_session_is_condensed_and_keeps_what_matters(
     channel: MemorySessionChannel, store: SessionStore, client: EditorClient
 ) -> None:
     summariser = ScriptedChatModel([faithful_summary] * 5)
-    condenser = Condenser(summariser, window_tokens=4000, ratio=0.8, keep_recent=2)
-    replica = make_replica(channel, store, "rt-a", condenser=condenser)
+    condenser = Condenser(summariser, ratio=0.8, keep_recent=2)
+    replica = make_replica(channel, store, "rt-a", condenser=condenser, context_window_tokens=4000)
     replica.supervisor.start()
     filler = "x" * 6000  # ~1500 tokens per answer
     try:

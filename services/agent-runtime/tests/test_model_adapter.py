@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from codelab_runtime.model.base import (
     ToolCallDelta,
     UsageReport,
 )
+from codelab_runtime.model_window import DEFAULT_CONTEXT_WINDOW, ModelWindow
 
 CHUNKS: list[dict[str, Any]] = [
     {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
@@ -204,3 +206,16 @@ async def test_the_context_window_is_what_the_proxy_says(
     async with httpx.AsyncClient() as nowhere:
         assert await context_window_of(nowhere, unreachable, "codelab-default", None) is None
     assert len(seen["token_calls"]) == 1  # one token, reused
+
+
+async def test_the_window_is_learnt_once_the_proxy_answers() -> None:
+    answers: list[int | None] = [None, None, 4096]
+
+    async def ask() -> int | None:
+        return answers.pop(0)
+
+    window = ModelWindow(known=False)
+    assert window.tokens == DEFAULT_CONTEXT_WINDOW  # the stand-in while the proxy is silent
+    await asyncio.wait_for(window.learn(ask, first_pause=0.01), timeout=5)
+    assert (window.tokens, window.known) == (4096, True)
+    assert answers == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +23,7 @@ from codelab_runtime.agents.custom import load_agents
 from codelab_runtime.agents.specs import AgentSpec, default_agents
 from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
+from codelab_runtime.model_window import DEFAULT_CONTEXT_WINDOW, ModelWindow
 from codelab_runtime.persistence.store import SessionStore, create_engine, migrate
 from codelab_runtime.runtime_deps import Prices, RuntimeDeps
 from codelab_runtime.settings import RuntimeSettings
@@ -30,10 +31,6 @@ from codelab_runtime.subscribers import install_subscribers
 from codelab_runtime.tools.client_ops import ToolLimits
 from codelab_runtime.tools.policy import ApprovalPolicy
 from codelab_runtime.worker import RuntimeSupervisor
-
-log = logging.getLogger(__name__)
-# Assumed when neither the settings nor the llm-proxy say how large the window is.
-DEFAULT_CONTEXT_WINDOW = 32_000
 
 
 def create_app(
@@ -76,7 +73,10 @@ def create_app(
                 tokens,
                 allow_requests=settings.allow_model_requests,
             )
-            window = await _context_window(settings, model, http, tokens)
+            window = ModelWindow(
+                settings.context_window_tokens or DEFAULT_CONTEXT_WINDOW,
+                known=settings.context_window_tokens is not None,
+            )
             deps = RuntimeDeps(
                 model=model,
                 bus=bus,
@@ -96,11 +96,9 @@ def create_app(
                     command_deny=tuple(settings.command_deny),
                     edit_allow=tuple(settings.edit_auto_approve),
                 ),
-                context_window_tokens=window,
+                context_window=window,
                 condenser=Condenser(
-                    _condense_model(model, settings, http, tokens),
-                    window,
-                    settings.condense_at_ratio,
+                    _condense_model(model, settings, http, tokens), settings.condense_at_ratio
                 ),
             )
             channel = RedisSessionChannel(
@@ -125,9 +123,12 @@ def create_app(
             app.state.store = store
             app.state.supervisor = supervisor
             supervisor.start()
+            learning = _learn_window(window, settings, model, http, tokens)
             try:
                 yield
             finally:
+                if learning is not None:
+                    learning.cancel()
                 await supervisor.stop()
         finally:
             await http.aclose()
@@ -139,21 +140,23 @@ def create_app(
     )
 
 
-async def _context_window(
+def _learn_window(
+    window: ModelWindow,
     settings: RuntimeSettings,
     model: ChatModel,
     http: httpx.AsyncClient,
     tokens: ClientCredentialsTokens | None,
-) -> int:
-    """The configured window, else the llm-proxy's word for the model, else a default."""
-    if settings.context_window_tokens is not None:
-        return settings.context_window_tokens
-    if isinstance(model, OpenAIChatModel) and settings.allow_model_requests:
-        told = await context_window_of(http, settings.llm_proxy_url, settings.model, tokens)
-        if told is not None:
-            log.info("context window of %s: %d tokens (from the llm-proxy)", settings.model, told)
-            return told
-    return DEFAULT_CONTEXT_WINDOW
+) -> asyncio.Task[None] | None:
+    """Ask the llm-proxy for the model's window in the background, unless it is configured."""
+    if window.known or not isinstance(model, OpenAIChatModel):
+        return None
+    if not settings.allow_model_requests:
+        return None
+
+    async def ask() -> int | None:
+        return await context_window_of(http, settings.llm_proxy_url, settings.model, tokens)
+
+    return asyncio.create_task(window.learn(ask), name="learn-context-window")
 
 
 def _condense_model(

@@ -37,16 +37,17 @@ Do not invent anything. Output only the summary."""
 
 @dataclass(frozen=True, slots=True)
 class Condenser:
-    """When and how to condense: the model, the window and the threshold."""
+    """When and how to condense: the model and the share of the window that triggers it."""
 
     model: ChatModel
-    window_tokens: int
     ratio: float = 0.8
     keep_recent: int = 6
 
-    def over_budget(self, fixed_tokens: int, history: list[HistoryItem]) -> bool:
+    def over_budget(
+        self, fixed_tokens: int, history: list[HistoryItem], window_tokens: int
+    ) -> bool:
         used = fixed_tokens + sum(estimate_tokens(h.message) for h in history)
-        return used > self.window_tokens * self.ratio
+        return used > window_tokens * self.ratio
 
     def split(self, history: list[HistoryItem]) -> tuple[list[HistoryItem], list[HistoryItem]]:
         """(older items to summarise, items kept verbatim)."""
@@ -102,7 +103,7 @@ async def condense(turn: Turn, fixed_tokens: int) -> bool:
     """Condense ``turn.state.history`` if the next call would be over budget."""
     condenser = turn.condenser
     history = turn.state.history
-    if condenser is None or not condenser.over_budget(fixed_tokens, history):
+    if condenser is None or not condenser.over_budget(fixed_tokens, history, turn.context_window):
         return False
     older, kept = condenser.split(history)
     if not older:

@@ -8,6 +8,7 @@ from codelab_common.eventbus import EventBus
 from codelab_runtime.agents.specs import AgentSpec
 from codelab_runtime.condense import Condenser
 from codelab_runtime.model.base import ChatModel
+from codelab_runtime.model_window import ModelWindow
 from codelab_runtime.persistence.store import SessionStore
 from codelab_runtime.tools.client_ops import ToolLimits
 from codelab_runtime.tools.policy import ApprovalPolicy
@@ -35,7 +36,7 @@ class RuntimeDeps:
     max_model_calls: int
     default_mode: str
     policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
-    context_window_tokens: int = 128_000
+    context_window: ModelWindow = field(default_factory=lambda: ModelWindow(128_000))
     condenser: Condenser | None = None
     max_tool_calls: int = 100
     prices: Prices = field(default_factory=Prices)

@@ -140,7 +140,7 @@ class RuntimeSettings(ServiceSettings, RedisSettings):
         gt=0,
         description=(
             "Context window of the configured model, in tokens; unset: as the llm-proxy says "
-            "(GET /v1/models/{model}), else 32000."
+            "(GET /v1/models/{model}, asked until it answers; 32000 meanwhile)."
         ),
     )
     condense_at_ratio: float = Field(

@@ -99,7 +99,7 @@ class TurnFactory:
             max_model_calls=deps.max_model_calls,
             max_tool_calls=deps.max_tool_calls,
             task_id=task_id,
-            context_window=deps.context_window_tokens,
+            context_window=deps.context_window.tokens,
             cancel_scope=self.cancel_scope,
             usage=self.usage,
             condenser=deps.condenser,

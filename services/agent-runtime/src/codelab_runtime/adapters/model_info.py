@@ -31,6 +31,6 @@ async def context_window_of(
         response.raise_for_status()
         window = response.json().get("context_window")
     except (httpx.HTTPError, TokenError, ValueError, AttributeError) as exc:
-        log.warning("the llm-proxy did not say the context window of %s: %s", model, exc)
+        log.info("the llm-proxy did not say the context window of %s: %s", model, exc)
         return None
     return window if isinstance(window, int) and window > 0 else None
