@@ -26,6 +26,10 @@ META_LAST_SEQ = "lastSeq"
 # result in result._meta.codelab.seq (see docs/protocol.md).
 META_SEQ = "seq"
 
+# llm-proxy -> runtime: what a call cost in USD, an extension member of the OpenAI
+# ``usage`` object (OpenAI clients keep unknown usage members).
+USAGE_COST_FIELD = "codelab_cost_usd"
+
 # Extension notifications (agent -> client).
 EXT_RESPONSE = "_codelab/response"  # a response to a request sent on an earlier connection
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from codelab_common.protocol import USAGE_COST_FIELD
+
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = (b'"usage":null', b'"usage": null')
 _EMPTY_CHOICES = (b'"choices":[]', b'"choices": []')
@@ -35,15 +37,15 @@ def without_null_usage(data: bytes) -> bytes:
     return data
 
 
-# The cost of a call, in USD, added to the ``usage`` object we return (an extension field:
-# OpenAI clients keep unknown usage members), so callers need no price list of their own.
-COST_FIELD = "codelab_cost_usd"
+def add_cost(usage: dict[str, Any], cost: float) -> None:
+    """Tell the caller what the call cost, so it needs no price list of its own."""
+    usage[USAGE_COST_FIELD] = round(cost, 10)
 
 
 def with_cost(data: bytes, cost: float) -> bytes:
-    """A framed chunk carrying ``usage`` with :data:`COST_FIELD` set to ``cost``."""
+    """A framed chunk carrying ``usage``, with the cost added to it."""
     chunk = orjson.loads(data[len(b"data: ") :])
-    chunk["usage"][COST_FIELD] = round(cost, 10)
+    add_cost(chunk["usage"], cost)
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from codelab_common.protocol import USAGE_COST_FIELD
 from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.errors import ModelCallError, ModelRequestsDisabled
 from codelab_runtime.model.base import (
@@ -23,9 +24,6 @@ from codelab_runtime.model.base import (
     ToolCallDelta,
     UsageReport,
 )
-
-# The llm-proxy adds what a call cost (its ledger's figure) to the usage object.
-PROXY_COST_FIELD = "codelab_cost_usd"
 
 
 def parse_chunk(chunk: dict[str, Any]) -> list[ModelEvent]:
@@ -50,7 +48,7 @@ def parse_chunk(chunk: dict[str, Any]) -> list[ModelEvent]:
         if reason := choice.get("finish_reason"):
             events.append(Finish(reason))
     if usage := chunk.get("usage"):
-        cost = usage.get(PROXY_COST_FIELD)
+        cost = usage.get(USAGE_COST_FIELD)  # the llm-proxy's figure, from its ledger
         events.append(
             UsageReport(
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),

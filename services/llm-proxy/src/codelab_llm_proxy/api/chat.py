@@ -18,7 +18,7 @@ from codelab_llm_proxy.backend import LlmBackend
 from codelab_llm_proxy.errors import ProviderUnavailable
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.routing.engine import Routed
-from codelab_llm_proxy.streams import COST_FIELD, FrameStream, ReplayStream
+from codelab_llm_proxy.streams import FrameStream, ReplayStream, add_cost
 from codelab_llm_proxy.usage import CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -120,10 +120,10 @@ async def chat_completions(
         if not body.stream:
             result, headers = await _complete(body, params, llm, record, plan, semantic)
             record.add_usage(result.get("usage"))
-            cost = round(record.cost(), 10)
-            if isinstance(result.get("usage"), dict):
-                result["usage"][COST_FIELD] = cost
-            headers["x-codelab-cost-usd"] = str(cost)
+            cost, usage = record.cost(), result.get("usage")
+            if isinstance(usage, dict):
+                add_cost(usage, cost)
+            headers["x-codelab-cost-usd"] = str(round(cost, 10))
             record.finish(metrics, "ok")
             return OrjsonResponse(result, headers=headers)
         stream: FrameStream | None = None

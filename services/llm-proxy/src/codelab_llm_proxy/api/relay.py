@@ -16,10 +16,10 @@ from codelab_llm_proxy.cache import ExactCache, cache_key, is_cacheable
 from codelab_llm_proxy.errors import ProviderTimeout, openai_error_body
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.streams import (
-    COST_FIELD,
     DONE,
     Frame,
     FrameStream,
+    add_cost,
     dumps,
     with_cost,
     without_null_usage,
@@ -105,8 +105,8 @@ async def relay(
             "prompt_tokens": record.prompt_tokens,
             "completion_tokens": record.completion_tokens,
             "total_tokens": record.prompt_tokens + record.completion_tokens,
-            COST_FIELD: round(record.cost(), 10),
         }
+        add_cost(body["usage"], record.cost())
         yield b"data: " + dumps(body) + b"\n\n"
     finally:
         if outcome == "cancelled":
