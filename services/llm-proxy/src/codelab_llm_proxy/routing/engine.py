@@ -129,14 +129,12 @@ class Engine:
                 try:
                     result = await self._attempt(deployment, call, remaining)
                 except CodelabError as exc:
-                    if is_deployment_fault(exc):
-                        state.last_error = exc
-                        await self.breaker.failure(deployment.id)
-                        break
-                    if not is_retryable(exc):
+                    misconfigured = is_deployment_fault(exc)
+                    if not (misconfigured or is_retryable(exc)):
                         raise
                     state.last_error = exc
-                    if await self.breaker.failure(deployment.id):
+                    # A misconfigured deployment fails again at once: on to the next one.
+                    if await self.breaker.failure(deployment.id) or misconfigured:
                         break
                     if retry < self.limits.retries:
                         pause = min(self._backoff(retry), max(0.0, deadline - time.monotonic()))
