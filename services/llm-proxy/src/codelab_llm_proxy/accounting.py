@@ -9,6 +9,7 @@ from codelab_common.errors import CodelabError
 from codelab_llm_proxy.config import Deployment
 from codelab_llm_proxy.ledger.store import UsageLedger
 from codelab_llm_proxy.limits import Limiter
+from codelab_llm_proxy.usage import CACHE_ANSWERS
 
 
 class Accountant:
@@ -22,7 +23,7 @@ class Accountant:
     def record(self, row: dict[str, Any]) -> None:
         if self.ledger is not None:
             self.ledger.add(row)
-        if self.limiter is not None and row["cache"] not in ("hit", "semantic-hit", "degraded"):
+        if self.limiter is not None and row["cache"] not in CACHE_ANSWERS:
             tokens = row["prompt_tokens"] + row["completion_tokens"]
             task = asyncio.create_task(
                 self.limiter.account(row["caller"], row["deployment"], tokens, row["cost_usd"])

@@ -23,6 +23,8 @@ CostFn = Callable[[str, int, int], float]
 Sink = Callable[[dict[str, Any]], None]
 
 log = logging.getLogger("codelab_llm_proxy.requests")
+# ``cache`` values of calls answered from a cache: no provider was paid for them.
+CACHE_ANSWERS = frozenset({"hit", "semantic-hit", "degraded"})
 
 
 @dataclass
@@ -73,7 +75,7 @@ class CallRecord:
 
     def cost(self) -> float:
         """USD of the usage known so far: the deployment's price, else litellm's cost map."""
-        if self.cache in ("hit", "semantic-hit", "degraded"):
+        if self.cache in CACHE_ANSWERS:
             return 0.0
         if self.price is not None:
             return (

@@ -19,7 +19,7 @@ from codelab_llm_proxy.errors import ProviderUnavailable
 from codelab_llm_proxy.metrics import LlmMetrics
 from codelab_llm_proxy.routing.engine import Routed
 from codelab_llm_proxy.streams import FrameStream, ReplayStream, add_cost
-from codelab_llm_proxy.usage import CallRecord
+from codelab_llm_proxy.usage import CACHE_ANSWERS, CallRecord
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -158,7 +158,7 @@ async def chat_completions(
     except CodelabError as exc:
         record.finish(metrics, "error", exc.code)
         raise
-    fresh = record.cache in (None, "miss")
+    fresh = record.cache not in CACHE_ANSWERS
     store = plan if plan is not None and plan.write and fresh else None
     learn = semantic if fresh else None
     return _stream_response(stream, record, metrics, body, llm, store, headers, learn)
