@@ -10,17 +10,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+# Held until the transaction ends; the key is a lock name's CRC-32.
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
-def _advisory_key(lock_name: str) -> int:
-    return zlib.crc32(lock_name.encode())
+
+def _advisory_key(lock_name: str) -> dict[str, int]:
+    return {"key": zlib.crc32(lock_name.encode())}
 
 
 def _upgrade(connection: Connection, script_location: str, lock_name: str) -> None:
     if connection.dialect.name == "postgresql":
         # Replicas start together: the first migrates, the others wait on this lock (held
         # until the transaction ends) and then find the schema current.
-        key = _advisory_key(lock_name)
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        connection.execute(_ADVISORY_LOCK, _advisory_key(lock_name))
     config = Config()
     config.set_main_option("script_location", script_location)
     config.attributes["connection"] = connection
@@ -32,9 +34,7 @@ async def serialise_across_replicas(db: AsyncSession, lock_name: str) -> None:
     read-then-write take turns (PostgreSQL advisory lock; SQLite serialises writers itself
     and is one replica's database)."""
     if db.get_bind().dialect.name == "postgresql":
-        await db.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _advisory_key(lock_name)}
-        )
+        await db.execute(_ADVISORY_LOCK, _advisory_key(lock_name))
 
 
 async def upgrade_schema(engine: AsyncEngine, script_location: str, lock_name: str) -> None:
