@@ -15,7 +15,7 @@ from codelab_runtime.adapters.tokens import ClientCredentialsTokens
 from codelab_runtime.errors import TokenError
 
 log = logging.getLogger(__name__)
-# One quick question at start-up: a proxy that is not up yet must not hold the runtime back.
+# A quick question: ModelWindow asks again later when this one gets no answer.
 _ASK_TIMEOUT_S = 3.0
 
 
