@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -17,6 +16,8 @@ from codelab_common.dpop import (
     RedisReplays,
     access_token_hash,
 )
+
+from .conftest import RedisScope
 
 URL = "https://codelab.example/auth/oauth/token"
 
@@ -86,22 +87,17 @@ def test_a_server_with_several_names_accepts_a_proof_for_any_of_them(key: ECKey)
         verifier.verify(proof(key, htu="http://evil.example/acp"), method="POST", url=urls)
 
 
-async def test_a_proof_used_at_one_replica_is_refused_at_another(key: ECKey) -> None:
-    redis = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
-    prefix = f"test:{uuid.uuid4().hex}:"
-    try:
-        replica_a = DpopVerifier(shared=RedisReplays(redis, prefix))
-        replica_b = DpopVerifier(shared=RedisReplays(redis, prefix))
-        once = proof(key)
-        assert await replica_a.verify_shared(once, method="POST", url=URL) == key.thumbprint()
-        with pytest.raises(InvalidDpopProof, match="already used"):
-            await replica_b.verify_shared(once, method="POST", url=URL)
-        # The entry lives only as long as a proof can be accepted.
-        [entry] = [k async for k in redis.scan_iter(f"{prefix}dpop:jti:*")]
-        assert 0 < await redis.pttl(entry) <= 65_000
-        assert await replica_b.verify_shared(proof(key), method="POST", url=URL)
-    finally:
-        keys = [k async for k in redis.scan_iter(f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+async def test_a_proof_used_at_one_replica_is_refused_at_another(
+    key: ECKey, redis_scope: RedisScope
+) -> None:
+    redis, prefix = redis_scope.client, redis_scope.prefix
+    replica_a = DpopVerifier(shared=RedisReplays(redis, prefix))
+    replica_b = DpopVerifier(shared=RedisReplays(redis, prefix))
+    once = proof(key)
+    assert await replica_a.verify_shared(once, method="POST", url=URL) == key.thumbprint()
+    with pytest.raises(InvalidDpopProof, match="already used"):
+        await replica_b.verify_shared(once, method="POST", url=URL)
+    # The entry lives only as long as a proof can be accepted.
+    [entry] = [k async for k in redis.scan_iter(f"{prefix}dpop:jti:*")]
+    assert 0 < await redis.pttl(entry) <= 65_000
+    assert await replica_b.verify_shared(proof(key), method="POST", url=URL)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from codelab_common.sessions import (
     MemorySessionChannel,
@@ -17,21 +14,14 @@ from codelab_common.sessions import (
     SessionRecord,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from .conftest import RedisScope
 
 
 @pytest.fixture(params=["redis", "memory"])
-async def channel(request: pytest.FixtureRequest) -> AsyncIterator[SessionChannel]:
+def channel(request: pytest.FixtureRequest, redis_scope: RedisScope) -> SessionChannel:
     if request.param == "memory":
-        yield MemorySessionChannel()
-        return
-    prefix = f"test:{uuid.uuid4().hex}:"
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisSessionChannel(client, prefix)
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+        return MemorySessionChannel()
+    return RedisSessionChannel(redis_scope.client, redis_scope.prefix)
 
 
 def _record(session_id: str = "sess_1") -> SessionRecord:
@@ -109,32 +99,25 @@ async def test_lease_expires_and_the_session_is_orphaned(channel: SessionChannel
     assert await channel.orphaned_sessions() == []
 
 
-async def test_an_idle_session_leaves_redis_after_its_retention() -> None:
-    prefix = f"test:{uuid.uuid4().hex}:"
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        kept = RedisSessionChannel(client, prefix, retention_ms=0)
-        await kept.create_session(_record("sess_kept"))
-        await kept.append_output("sess_kept", {"n": 1})
-        retained = RedisSessionChannel(client, prefix, retention_ms=300)
-        await retained.create_session(_record("sess_idle"))
-        await retained.post_input("sess_idle", {"n": 1}, origin="c", sub="alice")
-        await retained.append_output("sess_idle", {"n": 2})
-        parts = [retained.key("sess_idle", p) for p in ("seq", "out", "in")]
-        ttls = [await client.pttl(k) for k in [retained.key("sess_idle"), *parts]]
-        assert all(0 < ttl <= 300 for ttl in ttls), ttls
-        # Activity gives the session its whole retention again.
-        await asyncio.sleep(0.2)
-        await retained.append_output("sess_idle", {"n": 3})
-        assert await client.pttl(retained.key("sess_idle")) > 200
-        await asyncio.sleep(0.4)
-        assert await retained.get_session("sess_idle") is None
-        assert [k async for k in client.scan_iter(f"{prefix}session:sess_idle*")] == []
-        # Without a retention nothing expires.
-        assert await client.pttl(kept.key("sess_kept")) == -1
-        assert await kept.last_seq("sess_kept") == 1
-    finally:
-        keys = [k async for k in client.scan_iter(f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+async def test_an_idle_session_leaves_redis_after_its_retention(redis_scope: RedisScope) -> None:
+    client, prefix = redis_scope.client, redis_scope.prefix
+    kept = RedisSessionChannel(client, prefix, retention_ms=0)
+    await kept.create_session(_record("sess_kept"))
+    await kept.append_output("sess_kept", {"n": 1})
+    retained = RedisSessionChannel(client, prefix, retention_ms=300)
+    await retained.create_session(_record("sess_idle"))
+    await retained.post_input("sess_idle", {"n": 1}, origin="c", sub="alice")
+    await retained.append_output("sess_idle", {"n": 2})
+    parts = [retained.key("sess_idle", p) for p in ("seq", "out", "in")]
+    ttls = [await client.pttl(k) for k in [retained.key("sess_idle"), *parts]]
+    assert all(0 < ttl <= 300 for ttl in ttls), ttls
+    # Activity gives the session its whole retention again.
+    await asyncio.sleep(0.2)
+    await retained.append_output("sess_idle", {"n": 3})
+    assert await client.pttl(retained.key("sess_idle")) > 200
+    await asyncio.sleep(0.4)
+    assert await retained.get_session("sess_idle") is None
+    assert [k async for k in client.scan_iter(f"{prefix}session:sess_idle*")] == []
+    # Without a retention nothing expires.
+    assert await client.pttl(kept.key("sess_kept")) == -1
+    assert await kept.last_seq("sess_kept") == 1
